@@ -1,0 +1,16 @@
+"""The analysis layer: runs -> curves/final -> statistics/convergence/claims -> figures.
+
+Modules (each one concept; none is imported here, so `import pps.analysis.outputs` stays cheap):
+
+- `outputs`     the fixed output file names (import-light, for the Snakefile)
+- `io`          atomic writes and the CSV formats of DESIGN §4
+- `runs`        finding run folders, validating `run.json` + `metrics.csv`, reporting exclusions
+- `aggregate`   the common step grid (interpolation) -> `curves.csv`, `final.csv`
+- `stats`       IQM, bootstrap CIs, tests against the baseline, FDR, probability of improvement
+- `convergence` smoothing, steps to a threshold, normalised AUC, speed-up versus the baseline
+- `claims`      the paper's claims against what this run measured
+- `tables`      Markdown and LaTeX (booktabs) renderings
+- `style`       one colour and one label per method, shared by every figure
+- `plots`       the figures
+- `*_cli`       the `pps aggregate | stats | plot` subcommands
+"""

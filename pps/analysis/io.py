@@ -1,0 +1,88 @@
+"""Atomic file writes and the shared CSV formats (DESIGN §4).
+
+Every output of the analysis layer is written to a temporary file in the destination folder
+and moved into place with `os.replace`, so a reader (or Snakemake) never sees a half-written
+table or figure, and an interrupted command leaves the previous version intact. On failure
+the temporary file is removed: no `*.tmp` is ever left behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+    from matplotlib.figure import Figure
+
+# Floats in every CSV: enough digits to round-trip a win rate or a loss, few enough that
+# tables are small and byte-identical across runs of the same data.
+FLOAT_FORMAT = "%.10g"
+
+CURVES_COLUMNS = ("env", "map", "method", "interval", "seed", "step", "metric", "value")
+RUN_KEY = ("env", "map", "method", "interval", "seed")
+CELL_KEY = ("env", "map", "method", "interval")
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path next to `path`; on success move it onto `path`, else delete it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+def write_text(path: str | os.PathLike, text: str) -> None:
+    with atomic_path(path) as tmp:
+        with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+
+
+def write_csv(path: str | os.PathLike, df: "pd.DataFrame") -> None:
+    with atomic_path(path) as tmp:
+        df.to_csv(tmp, index=False, float_format=FLOAT_FORMAT, lineterminator="\n")
+
+
+def save_figure(fig: "Figure", path_stem: str | os.PathLike, formats: tuple[str, ...]) -> list[Path]:
+    """Save `fig` as `<path_stem>.<fmt>` for each format, each atomically and reproducibly.
+
+    PDF metadata dates are pinned (None) so the same data gives the same bytes.
+    """
+    written = []
+    for fmt in formats:
+        path = Path(f"{path_stem}.{fmt}")
+        metadata = {"CreationDate": None, "ModDate": None} if fmt == "pdf" else {"Software": None}
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format=fmt, dpi=150, bbox_inches="tight", metadata=metadata)
+        written.append(path)
+    return written
+
+
+def read_table(path: Path, what: str, required: tuple[str, ...]) -> "pd.DataFrame":
+    """Read a CSV the previous step wrote, with a UserError naming the file if it is unusable."""
+    import pandas as pd
+
+    from pps.errors import UserError
+
+    if not path.is_file():
+        raise UserError(f"{path} does not exist: {what}")
+    try:
+        df = pd.read_csv(path, dtype={"interval": "Int64", "env": str, "map": str, "method": str})
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as err:
+        raise UserError(f"{path} is not a readable CSV ({err}).") from None
+    missing = [c for c in required if c not in df.columns]
+    if missing:
+        raise UserError(
+            f"{path} lacks the columns {', '.join(missing)}; it was not written by this version of "
+            f"the suite. Re-run the step that makes it ({what})."
+        )
+    return df

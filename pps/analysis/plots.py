@@ -1,0 +1,389 @@
+"""The figures of `pps plot` (seaborn on matplotlib's Agg backend).
+
+Every figure names its statistic, the number of seeds and the CI method on the canvas, uses
+one colour per method (`pps.analysis.style`), and is always drawn: when the data cannot show
+what a figure is for (one interval only, no baseline, no wall-clock) the canvas says why.
+Learning curves and final performance show each PPS method at the claims interval (the
+authors' K = 300, or the nearest K that ran); the forest plots (aggregate, probability of
+improvement) and the interval-sensitivity figure show every K.
+"""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+from matplotlib.ticker import FuncFormatter  # noqa: E402
+
+from pps.analysis import tables as T  # noqa: E402
+from pps.analysis.claims import chosen_cells  # noqa: E402
+from pps.analysis.stats import CI_METHOD, STRATIFIED_CI_METHOD, iqm, percentile_ci, rng_for  # noqa: E402
+from pps.analysis.style import cell_label, has_interval, method_color, method_label, method_rank  # noqa: E402
+from pps.methods import AGGREGATING_METHODS  # noqa: E402
+
+BAND_RESAMPLES = 1000  # learning-curve bands: per grid step, so fewer resamples than the tables
+BAND_CI = f"95% percentile bootstrap CI ({BAND_RESAMPLES} resamples)"
+SUPTITLE = dict(fontsize=11, fontweight="bold")
+NOTE = dict(fontsize=8.5, color="0.3")
+
+
+def _style():
+    return sns.axes_style("whitegrid", {"grid.color": "0.9"})
+
+
+def steps_formatter():
+    return FuncFormatter(lambda x, _: T.steps(x) if x else "0")
+
+
+def n_text(counts) -> str:
+    counts = [int(c) for c in counts if T._finite(c)]
+    if not counts:
+        return "n = 0 seeds"
+    lo, hi = min(counts), max(counts)
+    return f"n = {lo} seeds per method" if lo == hi else f"n = {lo}–{hi} seeds per method"
+
+
+def _map_title(env, map_, envs) -> str:
+    return map_ if len(envs) <= 1 else f"{env} / {map_}"
+
+
+def _grid(n_panels: int, ncols: int = 3, size=(4.2, 3.2), sharey=True, sharex=False, extra_h: float = 1.3):
+    """Panels of `size` inches each plus `extra_h` inches for the header and a legend."""
+    ncols = max(1, min(ncols, n_panels))
+    nrows = int(np.ceil(n_panels / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size[0] * ncols, size[1] * nrows + extra_h), squeeze=False,
+                             sharey=sharey, sharex=sharex)
+    for ax in axes.flat[n_panels:]:
+        ax.set_visible(False)
+    return fig, list(axes.flat[:n_panels])
+
+
+def _header(fig, title: str, note: str, bottom_in: float = 0.0):
+    """Title and the n/CI note above the panels, laid out in inches so short figures keep a tight header.
+    `bottom_in` reserves space below the panels (for a figure legend)."""
+    h = fig.get_figheight()
+    fig.suptitle(title, y=1 - 0.08 / h, va="top", **SUPTITLE)
+    fig.text(0.5, 1 - 0.34 / h, note, ha="center", va="top", wrap=True, **NOTE)
+    fig.tight_layout(rect=(0, bottom_in / h, 1, 1 - 0.78 / h))
+
+
+def empty_figure(title: str, message: str):
+    with _style():
+        fig, ax = plt.subplots(figsize=(7, 3.2))
+    ax.axis("off")
+    ax.text(0.5, 0.5, message, ha="center", va="center", fontsize=11, wrap=True, transform=ax.transAxes)
+    fig.suptitle(title, **SUPTITLE)
+    return fig
+
+
+def _chosen_mask(df: pd.DataFrame, chosen: dict) -> pd.Series:
+    keep = pd.Series(False, index=df.index)
+    for method, interval in chosen.items():
+        m = df["method"] == method
+        keep |= m & (df["interval"].isna() if interval is None else df["interval"] == interval)
+    return keep
+
+
+def _cells(df: pd.DataFrame):
+    """(method, interval) pairs in table order."""
+    pairs = {(m, None if pd.isna(i) else int(i)) for m, i in zip(df["method"], df["interval"])}
+    return sorted(pairs, key=lambda p: (method_rank(p[0]), p[0], -1 if p[1] is None else p[1]))
+
+
+def _legend_below(fig, handles, labels, ncol=6):
+    fig.legend(handles, labels, loc="lower center", ncol=min(ncol, len(labels)), frameon=False,
+               bbox_to_anchor=(0.5, 0.0), fontsize=9)
+
+
+# --------------------------------------------------------------------------- learning curves
+def iqm_band(matrix: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """IQM over seeds (rows) at each step (column) and its percentile bootstrap band."""
+    point = iqm(matrix, axis=0)
+    n = matrix.shape[0]
+    if n < 2:
+        return point, np.full_like(point, np.nan), np.full_like(point, np.nan)
+    idx = rng.integers(0, n, size=(BAND_RESAMPLES, n))
+    boot = iqm(matrix[idx], axis=1)  # [R, steps]
+    lo, hi = np.quantile(boot, [0.025, 0.975], axis=0)
+    return point, lo, hi
+
+
+def learning_curves(curves: pd.DataFrame, final: pd.DataFrame, claims_interval: int, seed: int, metric="test_win_rate"):
+    data = curves[curves["metric"] == metric]
+    if data.empty:
+        return empty_figure("Learning curves", f"no '{metric}' values in curves.csv")
+    chosen = chosen_cells(final, claims_interval)
+    data = data[_chosen_mask(data, chosen)]
+    maps = sorted({(e, m) for e, m in zip(data["env"], data["map"])})
+    envs = {e for e, _ in maps}
+    counts, handles = [], {}
+    with _style():
+        fig, axes = _grid(len(maps), extra_h=1.4)
+        for ax, (env, map_) in zip(axes, maps):
+            sub = data[(data["env"] == env) & (data["map"] == map_)]
+            for method, interval in _cells(sub):
+                cell = sub[(sub["method"] == method) & (sub["interval"].isna() if interval is None else sub["interval"] == interval)]
+                wide = cell.pivot_table(index="seed", columns="step", values="value", aggfunc="first")
+                wide = wide.loc[:, wide.notna().all(axis=0)]  # steps every seed reaches (no extrapolation)
+                if wide.shape[1] == 0:
+                    continue
+                counts.append(wide.shape[0])
+                x = wide.columns.to_numpy(float)
+                point, lo, hi = iqm_band(wide.to_numpy(float), rng_for(seed, "band", env, map_, method, interval))
+                color = method_color(method)
+                (line,) = ax.plot(x, point, color=color, lw=1.8, label=cell_label(method, interval))
+                if np.isfinite(lo).any():
+                    ax.fill_between(x, lo, hi, color=color, alpha=0.18, lw=0)
+                handles.setdefault(cell_label(method, interval), line)
+            ax.set_title(_map_title(env, map_, envs), fontsize=10)
+            ax.set_ylim(-0.02, 1.02)
+            ax.xaxis.set_major_formatter(steps_formatter())
+            ax.set_xlabel("environment steps")
+        axes[0].set_ylabel("test win rate (IQM)")
+        for ax in axes[1:]:
+            if ax.get_subplotspec().is_first_col():
+                ax.set_ylabel("test win rate (IQM)")
+        _legend_below(fig, list(handles.values()), list(handles))
+        k_note = f"PPS methods at K = {claims_interval} learner updates (or the nearest K run). " if any(m in AGGREGATING_METHODS for m in chosen) else ""
+        _header(fig, "Learning curves: test win rate", f"IQM over seeds, {n_text(counts)}; band: {BAND_CI} of the IQM. "
+                f"{k_note}Runs linearly interpolated onto a common step grid, not extrapolated.", bottom_in=0.45)
+    return fig
+
+
+# --------------------------------------------------------------------------- final performance
+def final_performance(final: pd.DataFrame, stats: pd.DataFrame, claims_interval: int):
+    chosen = chosen_cells(final, claims_interval)
+    f = final[_chosen_mask(final, chosen)]
+    s = stats[_chosen_mask(stats, chosen)]
+    maps = sorted({(e, m) for e, m in zip(f["env"], f["map"])})
+    envs = {e for e, _ in maps}
+    cells = _cells(f)
+    width = 0.8 / max(1, len(cells))
+    with _style():
+        fig, ax = plt.subplots(figsize=(max(6.5, 1.4 * len(maps) * max(1, len(cells)) * 0.45 + 2), 4.2))
+        rng = np.random.default_rng(0)
+        for j, (method, interval) in enumerate(cells):
+            color = method_color(method)
+            for i, (env, map_) in enumerate(maps):
+                x0 = i - 0.4 + width * (j + 0.5)
+                sel = (f["env"] == env) & (f["map"] == map_) & (f["method"] == method)
+                sel &= f["interval"].isna() if interval is None else f["interval"] == interval
+                ys = f.loc[sel, "final_test_win_rate"].to_numpy(float)
+                if ys.size == 0:
+                    continue
+                ax.scatter(x0 + rng.uniform(-width * 0.25, width * 0.25, ys.size), ys, s=12, color=color, alpha=0.45, lw=0)
+                r = s[(s["env"] == env) & (s["map"] == map_) & (s["method"] == method)
+                      & (s["interval"].isna() if interval is None else s["interval"] == interval)]
+                if not r.empty:
+                    r = r.iloc[0]
+                    yerr = None
+                    if T._finite(r["iqm_ci_low"]):
+                        yerr = [[r["iqm"] - r["iqm_ci_low"]], [r["iqm_ci_high"] - r["iqm"]]]
+                    ax.errorbar([x0], [r["iqm"]], yerr=yerr, fmt="D", color=color, ms=5, capsize=3, lw=1.5,
+                                label=cell_label(method, interval) if i == 0 else None)
+        ax.set_xticks(range(len(maps)), [_map_title(e, m, envs) for e, m in maps])
+        ax.set_ylim(-0.03, 1.03)
+        ax.set_ylabel("final test win rate")
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False, fontsize=9)
+        fw = f["final_window"].max() if "final_window" in f else None
+        _header(fig, "Final performance per map",
+                f"Diamonds: IQM with {CI_METHOD}; dots: one run each (mean of its last {int(fw) if T._finite(fw) else 'few'} "
+                f"evaluations); {n_text(s['n'])}. PPS methods at K = {claims_interval} (or the nearest K run).")
+    return fig
+
+
+# --------------------------------------------------------------------------- interval sensitivity
+def interval_sensitivity(stats: pd.DataFrame, speed: pd.DataFrame):
+    pps = stats[stats["method"].isin(AGGREGATING_METHODS) & stats["interval"].notna()]
+    ks = sorted(set(int(k) for k in pps["interval"]))
+    per_method = pps.groupby("method")["interval"].nunique()
+    if len(ks) < 2 or per_method.max() < 2:
+        found = f"this run has K = {', '.join(map(str, ks))}" if ks else "this run has no PPS method"
+        return empty_figure("Interval sensitivity",
+                            f"Interval sensitivity needs a PPS method run at ≥ 2 intervals K;\n{found}.")
+    thr = min(speed["threshold"]) if not speed.empty else None
+    maps = sorted({(e, m) for e, m in zip(stats["env"], stats["map"])})
+    envs = {e for e, _ in maps}
+    handles = {}
+    with _style():
+        fig, axes = plt.subplots(len(maps), 2, figsize=(10, 3.0 * len(maps) + 0.6), squeeze=False, sharex=True)
+        for row, (env, map_) in enumerate(maps):
+            ax_s, ax_t = axes[row]
+            st = stats[(stats["env"] == env) & (stats["map"] == map_)]
+            sp = speed[(speed["env"] == env) & (speed["map"] == map_) & (speed["threshold"] == thr)] if thr is not None else speed.iloc[0:0]
+            for method in [m for m in AGGREGATING_METHODS if m in set(st["method"])]:
+                color = method_color(method)
+                c = st[(st["method"] == method) & st["interval"].notna()].sort_values("interval")
+                k = c["interval"].to_numpy(float)
+                yerr = np.vstack([c["iqm"] - c["iqm_ci_low"], c["iqm_ci_high"] - c["iqm"]]).astype(float)
+                h = ax_s.errorbar(k, c["iqm"].to_numpy(float), yerr=np.nan_to_num(yerr), fmt="o-", color=color, capsize=3, ms=4)
+                handles.setdefault(method_label(method), h)
+                d = sp[(sp["method"] == method) & sp["interval"].notna()].sort_values("interval")
+                if not d.empty:
+                    cens = d["median_censored"].to_numpy(bool)
+                    kk, yy = d["interval"].to_numpy(float), d["median_steps"].to_numpy(float)
+                    ax_t.plot(kk, yy, "-", color=color, lw=1.2)
+                    ax_t.plot(kk[~cens], yy[~cens], "o", color=color, ms=5)
+                    ax_t.plot(kk[cens], yy[cens], "^", color=color, mfc="white", ms=6)
+            for method in [m for m in st["method"].unique() if m not in AGGREGATING_METHODS]:
+                color = method_color(method)
+                r = st[st["method"] == method].iloc[0]
+                h = ax_s.axhline(r["iqm"], color=color, ls="--", lw=1.2)
+                handles.setdefault(f"{method_label(method)} (no aggregation)", h)
+                b = sp[sp["method"] == method]
+                if not b.empty:
+                    ax_t.axhline(b["median_steps"].iloc[0], color=color, ls="--", lw=1.2)
+            ax_s.set_xscale("log")
+            ax_s.set_ylim(-0.03, 1.03)
+            ax_s.set_ylabel("final win rate (IQM)")
+            ax_t.set_ylabel(f"median steps to {thr:g}" if thr is not None else "steps")
+            ax_t.yaxis.set_major_formatter(steps_formatter())
+            title = _map_title(env, map_, envs)
+            ax_s.set_title(f"{title}: final win rate", fontsize=10)
+            ax_t.set_title(f"{title}: steps to win rate ≥ {thr:g} (smoothed)" if thr is not None else title, fontsize=10)
+        for ax in axes[-1]:
+            ax.set_xlabel("aggregation interval K (learner updates, log scale)")
+            ax.set_xticks(ks, [str(k) for k in ks])
+            ax.minorticks_off()
+        _legend_below(fig, list(handles.values()), list(handles), ncol=4)
+        _header(fig, "Sensitivity to the aggregation interval K",
+                f"Left: IQM of the final win rate with {CI_METHOD}; right: median steps to the threshold over seeds "
+                f"(open triangle: most seeds never reached it, a lower bound). Dashed: methods without aggregation. "
+                f"{n_text(stats['n'])}.", bottom_in=0.55)
+    return fig
+
+
+# --------------------------------------------------------------------------- forest plots
+def _forest(ax, labels, points, lows, highs, colors, ref=None):
+    y = np.arange(len(labels))[::-1]
+    for yi, p, lo, hi, c in zip(y, points, lows, highs, colors):
+        if not T._finite(p):
+            continue
+        if T._finite(lo) and T._finite(hi):
+            ax.plot([lo, hi], [yi, yi], color=c, lw=3, alpha=0.55, solid_capstyle="butt")
+        ax.plot([p], [yi], "o", color=c, ms=6)
+    ax.set_yticks(y, labels)
+    if ref is not None:
+        ax.axvline(ref, color="0.4", ls=":", lw=1)
+    ax.set_ylim(-0.7, len(labels) - 0.3)
+
+
+def aggregate_figure(aggregate: pd.DataFrame, baseline: str):
+    if aggregate.empty:
+        return empty_figure("Aggregate across maps", "no runs")
+    rows = aggregate.to_dict("records")
+    labels = [cell_label(r["method"], r["interval"] if has_interval(r["interval"]) else None) for r in rows]
+    colors = [method_color(r["method"]) for r in rows]
+    has_cmp = aggregate["diff"].notna().any()
+    with _style():
+        fig, axes = plt.subplots(1, 2 if has_cmp else 1, figsize=(11 if has_cmp else 6.5, 1.1 + 0.42 * len(rows)), squeeze=False, sharey=True)
+        ax = axes[0, 0]
+        _forest(ax, labels, aggregate["iqm"], aggregate["iqm_ci_low"], aggregate["iqm_ci_high"], colors)
+        ax.set_xlabel("IQM of the normalised final score (test win rate)")
+        ax.set_xlim(-0.02, 1.02)
+        if has_cmp:
+            ax2 = axes[0, 1]
+            _forest(ax2, labels, aggregate["diff"], aggregate["diff_ci_low"], aggregate["diff_ci_high"], colors, ref=0.0)
+            ax2.set_xlabel(f"difference of IQM to {method_label(baseline)} (win-rate points)")
+        maps = int(aggregate["n_total_maps"].max())
+        runs = f"{int(aggregate['n_runs'].min())}–{int(aggregate['n_runs'].max())}" if aggregate["n_runs"].nunique() > 1 else str(int(aggregate["n_runs"].iloc[0]))
+        _header(fig, f"Aggregate over {maps} map(s)",
+                f"IQM of all runs pooled over maps ({runs} runs per method, i.e. seeds × maps) with a {STRATIFIED_CI_METHOD}: "
+                f"seeds resampled within each map. Normalised score = test win rate (0 = random policy, 1 = always wins).")
+    return fig
+
+
+def probability_of_improvement(stats: pd.DataFrame, aggregate: pd.DataFrame, baseline: str):
+    cmp_ = stats[stats["prob_improvement"].notna()]
+    if cmp_.empty:
+        return empty_figure("Probability of improvement",
+                            f"No comparison with the baseline {method_label(baseline)}: it has no runs on any map\n"
+                            f"shared with another method (pps stats --baseline picks it).")
+    maps = sorted({(e, m) for e, m in zip(cmp_["env"], cmp_["map"])})
+    envs = {e for e, _ in maps}
+    panels = ([("all maps", aggregate[aggregate["prob_improvement"].notna()])] if len(maps) > 1 else []) + [
+        (_map_title(e, m, envs), cmp_[(cmp_["env"] == e) & (cmp_["map"] == m)]) for e, m in maps]
+    cells = _cells(cmp_)
+    labels = [cell_label(m, k) for m, k in cells]
+    colors = [method_color(m) for m, _ in cells]
+    with _style():
+        ncols = min(3, len(panels))
+        nrows = int(np.ceil(len(panels) / ncols))
+        h = 0.9 + 0.34 * len(cells)
+        fig, axes = plt.subplots(nrows, ncols, figsize=(4.0 * ncols + 1.2, h * nrows + 0.8), squeeze=False, sharey=True, sharex=True)
+        for ax in axes.flat[len(panels):]:
+            ax.set_visible(False)
+        for ax, (title, df) in zip(axes.flat, panels):
+            pts, los, his = [], [], []
+            for m, k in cells:
+                r = df[(df["method"] == m) & (df["interval"].isna() if k is None else df["interval"] == k)]
+                r = r.iloc[0] if not r.empty else None
+                pts.append(r["prob_improvement"] if r is not None else np.nan)
+                los.append(r["pi_ci_low"] if r is not None else np.nan)
+                his.append(r["pi_ci_high"] if r is not None else np.nan)
+            _forest(ax, labels, pts, los, his, colors, ref=0.5)
+            ax.set_xlim(-0.03, 1.03)
+            ax.set_title(title + (" (mean over maps)" if title == "all maps" else ""), fontsize=10)
+            ax.set_xlabel(f"P(method > {method_label(baseline)})")
+        _header(fig, f"Probability of improvement over {method_label(baseline)}",
+                f"P(X > Y) + P(X = Y)/2 for the final win rate of a random run X of the method and Y of "
+                f"{method_label(baseline)} on the same map (= Mann-Whitney U / (n_x n_y)); {n_text(cmp_['n'])}; "
+                f"{CI_METHOD} per map, stratified over maps for 'all maps'. 0.5 = no difference.")
+    return fig
+
+
+# --------------------------------------------------------------------------- wall-clock
+def wallclock(final: pd.DataFrame, seed: int):
+    f = final[np.isfinite(final["s_per_million_steps"].astype(float))] if "s_per_million_steps" in final else final.iloc[0:0]
+    if f.empty:
+        return empty_figure("Wall-clock cost per method", "no run recorded its wall-clock time (run.json wall_s and metrics wall_s are empty)")
+    maps = sorted({(e, m) for e, m in zip(f["env"], f["map"])})
+    envs = {e for e, _ in maps}
+    methods = sorted(set(f["method"]), key=lambda m: (method_rank(m), m))
+    counts = []
+    with _style():
+        fig, axes = _grid(len(maps), ncols=3, size=(4.2, 0.8 + 0.45 * len(methods)), sharey=True, extra_h=0.9)
+        for ax, (env, map_) in zip(axes, maps):
+            sub = f[(f["env"] == env) & (f["map"] == map_)]
+            for y, method in enumerate(methods[::-1]):
+                x = sub.loc[sub["method"] == method, "s_per_million_steps"].to_numpy(float) / 3600
+                if x.size == 0:
+                    continue
+                counts.append(x.size)
+                color = method_color(method)
+                jit = np.random.default_rng(y).uniform(-0.15, 0.15, x.size)
+                ax.scatter(x, y + jit, s=12, color=color, alpha=0.5, lw=0)
+                med = float(np.median(x))
+                if x.size >= 2 and np.ptp(x) > 0:
+                    rng = rng_for(seed, "wall", env, map_, method)
+                    lo, hi = percentile_ci(np.median(x[rng.integers(0, x.size, (2000, x.size))], axis=1))
+                    ax.plot([lo, hi], [y, y], color=color, lw=3, alpha=0.6)
+                ax.plot([med], [y], "D", color=color, ms=6)
+            ax.set_yticks(range(len(methods)), [method_label(m) for m in methods[::-1]])
+            ax.set_title(_map_title(env, map_, envs), fontsize=10)
+            ax.set_xlabel("hours per million env steps")
+            ax.set_xlim(0, 1.12 * max(1e-9, float(f["s_per_million_steps"].max()) / 3600))
+        dev = sorted({f"{d}, n_envs={int(n)}" for d, n in zip(f.get("device", pd.Series(["?"] * len(f))).fillna("?"),
+                                                               f.get("n_envs", pd.Series([np.nan] * len(f))).fillna(-1))})
+        dev_text = "; ".join(d.replace("n_envs=-1", "n_envs=?") for d in dev)
+        _header(fig, "Wall-clock cost per method",
+                f"Diamond: median over runs (all intervals K pooled) with a 95% percentile bootstrap CI (2000 resamples); "
+                f"dots: one run each; n = {min(counts)}–{max(counts)} runs per method. Hardware: {dev_text}.")
+    return fig
+
+
+def all_figures(curves, final, stats, aggregate, speed, *, baseline: str, claims_interval: int, seed: int) -> dict:
+    """name -> matplotlib Figure for every FIGURE_NAMES entry (built lazily by the caller)."""
+    return {
+        "learning_curves": lambda: learning_curves(curves, final, claims_interval, seed),
+        "final_performance": lambda: final_performance(final, stats, claims_interval),
+        "interval_sensitivity": lambda: interval_sensitivity(stats, speed),
+        "aggregate": lambda: aggregate_figure(aggregate, baseline),
+        "probability_of_improvement": lambda: probability_of_improvement(stats, aggregate, baseline),
+        "wallclock": lambda: wallclock(final, seed),
+    }

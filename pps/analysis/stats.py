@@ -1,0 +1,309 @@
+"""Statistics of final scores: point estimates, bootstrap CIs, tests against a baseline, FDR.
+
+Conventions (DESIGN §6):
+
+- **IQM** = `scipy.stats.trim_mean(x, 0.25)`: the mean of the middle 50% of runs.
+- **CIs** are 95% *percentile* bootstrap intervals (`scipy.stats.bootstrap`, 2000 resamples).
+  Percentile rather than BCa because BCa's jackknife acceleration is undefined or unstable
+  at 3-5 seeds. Each CI draws from its own generator seeded by `(bootstrap_seed, cell key)`,
+  so a table is byte-identical every time it is made and a cell's CI does not change when
+  other methods or maps are added. With fewer than 2 values the CI is NaN; with all values
+  equal it is the point value; both cases say so in the `note` column. At 3-5 seeds a
+  percentile bootstrap under-covers: read the CIs as optimistic.
+- **Versus the baseline** (same env and map): difference of means (with a two-sample
+  bootstrap CI), Welch's t-test and the two-sided Mann-Whitney U test, each
+  Benjamini-Hochberg-adjusted across the whole family of comparisons in the table
+  (`scipy.stats.false_discovery_control`); **effect size** = Hedges' g (Cohen's d with the
+  pooled SD and the small-sample correction J = 1 - 3 / (4 (n_x + n_y) - 9)); **probability
+  of improvement** = U / (n_x n_y) = P(X > Y) + P(X = Y) / 2.
+- **Across maps** the normalised score is the test win rate itself: it is already on [0, 1]
+  with 0 the random policy's score on every SMAX map (DESIGN §3) and 1 winning every
+  episode, so min-max normalisation with those anchors is the identity. The aggregate is the
+  IQM of all runs pooled over maps with a **stratified** bootstrap (runs resampled within
+  each map), as in Agarwal et al. 2021 ("Deep RL at the edge of the statistical precipice").
+"""
+
+from __future__ import annotations
+
+import warnings
+import zlib
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats as sps
+
+N_RESAMPLES = 2000
+CONFIDENCE = 0.95
+CI_METHOD = f"95% percentile bootstrap CI ({N_RESAMPLES} resamples)"
+STRATIFIED_CI_METHOD = f"95% stratified percentile bootstrap CI ({N_RESAMPLES} resamples)"
+SCORE = "final_test_win_rate"
+
+
+# --------------------------------------------------------------------------- point statistics
+def iqm(x, axis: int = -1):
+    """Interquartile mean: `scipy.stats.trim_mean(x, 0.25)`."""
+    return sps.trim_mean(x, 0.25, axis=axis)
+
+
+def mean(x, axis: int = -1):
+    return np.mean(x, axis=axis)
+
+
+def median(x, axis: int = -1):
+    return np.median(x, axis=axis)
+
+
+STATISTICS: dict[str, Callable] = {"mean": mean, "median": median, "iqm": iqm}
+
+
+def probability_of_improvement(x, y) -> float:
+    """P(X > Y) + P(X = Y)/2 over all pairs = Mann-Whitney U_x / (n_x n_y)."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    if x.size == 0 or y.size == 0:
+        return np.nan
+    return float(sps.mannwhitneyu(x, y, alternative="two-sided").statistic / (x.size * y.size))
+
+
+def _pi_vectorised(x, y, axis: int = -1):
+    """Probability of improvement along `axis` for batched samples (bootstrap statistic)."""
+    x = np.moveaxis(np.asarray(x, float), axis, -1)[..., :, None]
+    y = np.moveaxis(np.asarray(y, float), axis, -1)[..., None, :]
+    return ((x > y) + 0.5 * (x == y)).mean(axis=(-2, -1))
+
+
+def hedges_g(x, y) -> float:
+    """Standardised mean difference with the small-sample correction; NaN when undefined."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    nx, ny = x.size, y.size
+    if nx < 2 or ny < 2:
+        return np.nan
+    pooled = np.sqrt(((nx - 1) * x.var(ddof=1) + (ny - 1) * y.var(ddof=1)) / (nx + ny - 2))
+    if pooled == 0:
+        return np.nan
+    return float((1 - 3 / (4 * (nx + ny) - 9)) * (x.mean() - y.mean()) / pooled)
+
+
+def welch_p(x, y) -> float:
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    if x.size < 2 or y.size < 2 or (np.ptp(x) == 0 and np.ptp(y) == 0):
+        return np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return float(sps.ttest_ind(x, y, equal_var=False).pvalue)
+
+
+def mannwhitney_p(x, y) -> float:
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    if x.size < 1 or y.size < 1 or np.ptp(np.concatenate([x, y])) == 0:
+        return np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return float(sps.mannwhitneyu(x, y, alternative="two-sided").pvalue)
+
+
+def fdr_bh(p: Sequence[float]) -> np.ndarray:
+    """Benjamini-Hochberg adjusted p-values; NaNs stay NaN and are not counted in the family."""
+    p = np.asarray(p, float)
+    out = np.full(p.shape, np.nan)
+    ok = np.isfinite(p)
+    if ok.any():
+        out[ok] = sps.false_discovery_control(p[ok], method="bh")
+    return out
+
+
+# --------------------------------------------------------------------------- bootstrap
+def rng_for(seed: int, *key) -> np.random.Generator:
+    """A generator that depends only on the bootstrap seed and the cell's key (stable tables)."""
+    return np.random.default_rng([int(seed), zlib.crc32(repr(tuple(str(k) for k in key)).encode())])
+
+
+def bootstrap_ci(x, statistic: Callable, rng: np.random.Generator) -> tuple[float, float, str]:
+    """Percentile CI of `statistic(x, axis=-1)`; (lo, hi, note), never raising on tiny samples."""
+    x = np.asarray(x, float)
+    x = x[np.isfinite(x)]
+    if x.size < 2:
+        return np.nan, np.nan, f"n={x.size}: no CI"
+    if np.ptp(x) == 0:
+        v = float(statistic(x))
+        return v, v, "all values equal: CI is the point value"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = sps.bootstrap((x,), statistic, n_resamples=N_RESAMPLES, confidence_level=CONFIDENCE,
+                            method="percentile", vectorized=True, axis=-1, random_state=rng)
+    return float(res.confidence_interval.low), float(res.confidence_interval.high), ""
+
+
+def bootstrap_ci2(x, y, statistic: Callable, rng: np.random.Generator) -> tuple[float, float, str]:
+    """Percentile CI of `statistic(x, y, axis=-1)`, x and y resampled independently."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    x, y = x[np.isfinite(x)], y[np.isfinite(y)]
+    if x.size < 2 or y.size < 2:
+        return np.nan, np.nan, f"n={x.size} vs {y.size}: no CI"
+    if np.ptp(x) == 0 and np.ptp(y) == 0:
+        v = float(statistic(x, y))
+        return v, v, "all values equal: CI is the point value"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = sps.bootstrap((x, y), statistic, n_resamples=N_RESAMPLES, confidence_level=CONFIDENCE,
+                            method="percentile", vectorized=True, axis=-1, random_state=rng)
+    return float(res.confidence_interval.low), float(res.confidence_interval.high), ""
+
+
+def _mean_diff(x, y, axis=-1):
+    return np.mean(x, axis=axis) - np.mean(y, axis=axis)
+
+
+def percentile_ci(dist: np.ndarray) -> tuple[float, float]:
+    dist = np.asarray(dist, float)
+    dist = dist[np.isfinite(dist)]
+    if dist.size == 0:
+        return np.nan, np.nan
+    a = (1 - CONFIDENCE) / 2
+    lo, hi = np.quantile(dist, [a, 1 - a])
+    return float(lo), float(hi)
+
+
+def stratified_resample(strata: Sequence[np.ndarray], rng: np.random.Generator, n: int = N_RESAMPLES) -> np.ndarray:
+    """[n, sum(n_k)] resamples: each stratum (map) resampled with replacement on its own."""
+    parts = [s[rng.integers(0, s.size, size=(n, s.size))] for s in strata]
+    return np.concatenate(parts, axis=1)
+
+
+# --------------------------------------------------------------------------- tables
+def cell_stats(final: pd.DataFrame, baseline: str, seed: int, score: str = SCORE) -> pd.DataFrame:
+    """The `stats.csv` table: one row per (env, map, method, interval)."""
+    from pps.analysis.style import method_rank
+
+    rows = []
+    groups = final.groupby(["env", "map", "method", "interval"], dropna=False, sort=False)
+    samples = {k: g[score].to_numpy(float) for k, g in groups}
+    samples = {k: v[np.isfinite(v)] for k, v in samples.items()}
+    for key, x in samples.items():
+        env, map_, method, interval = key
+        row = {"env": env, "map": map_, "method": method, "interval": interval, "n": x.size}
+        notes = []
+        for name, fn in STATISTICS.items():
+            row[name] = float(fn(x)) if x.size else np.nan
+            lo, hi, note = bootstrap_ci(x, fn, rng_for(seed, name, *key))
+            row[f"{name}_ci_low"], row[f"{name}_ci_high"] = lo, hi
+            if note and note not in notes:
+                notes.append(note)
+        row["std"] = float(np.std(x, ddof=1)) if x.size > 1 else np.nan
+        base = next((v for k, v in samples.items() if k[:3] == (env, map_, baseline)), None)
+        row["baseline"] = baseline
+        if method == baseline:
+            pass
+        elif base is None or base.size == 0:
+            notes.append(f"no {baseline} runs on this map: no comparison")
+        else:
+            row["baseline_n"] = base.size
+            row["baseline_mean"] = float(base.mean())
+            row["diff"] = float(x.mean() - base.mean()) if x.size else np.nan
+            lo, hi, note = bootstrap_ci2(x, base, _mean_diff, rng_for(seed, "diff", *key))
+            row["diff_ci_low"], row["diff_ci_high"] = lo, hi
+            row["welch_p"] = welch_p(x, base)
+            row["mannwhitney_p"] = mannwhitney_p(x, base)
+            row["hedges_g"] = hedges_g(x, base)
+            row["prob_improvement"] = probability_of_improvement(x, base)
+            lo, hi, note2 = bootstrap_ci2(x, base, _pi_vectorised, rng_for(seed, "pi", *key))
+            row["pi_ci_low"], row["pi_ci_high"] = lo, hi
+            for n in (note, note2):
+                if n and n not in notes:
+                    notes.append(n)
+        row["note"] = "; ".join(notes)
+        rows.append(row)
+    columns = [
+        "env", "map", "method", "interval", "n",
+        "mean", "mean_ci_low", "mean_ci_high", "median", "median_ci_low", "median_ci_high",
+        "iqm", "iqm_ci_low", "iqm_ci_high", "std",
+        "baseline", "baseline_n", "baseline_mean", "diff", "diff_ci_low", "diff_ci_high",
+        "welch_p", "welch_p_fdr", "mannwhitney_p", "mannwhitney_p_fdr",
+        "hedges_g", "prob_improvement", "pi_ci_low", "pi_ci_high", "note",
+    ]
+    out = pd.DataFrame(rows).reindex(columns=columns)
+    out["welch_p_fdr"] = fdr_bh(out["welch_p"])
+    out["mannwhitney_p_fdr"] = fdr_bh(out["mannwhitney_p"])
+    out["interval"] = out["interval"].astype("Int64")
+    out["baseline_n"] = out["baseline_n"].astype("Int64")
+    out["_rank"] = out["method"].map(method_rank)
+    out = out.sort_values(["env", "map", "_rank", "method", "interval"], na_position="first", kind="stable")
+    return out.drop(columns="_rank").reset_index(drop=True)
+
+
+def aggregate_across_maps(final: pd.DataFrame, baseline: str, seed: int, score: str = SCORE) -> pd.DataFrame:
+    """The `aggregate.csv` table: per (method, interval), pooled over (env, map) strata."""
+    from pps.analysis.style import method_rank
+
+    strata_all = sorted({(e, m) for e, m in zip(final["env"], final["map"])})
+    by_cell: dict[tuple, dict[tuple, np.ndarray]] = {}
+    for (env, map_, method, interval), g in final.groupby(["env", "map", "method", "interval"], dropna=False, sort=False):
+        v = g[score].to_numpy(float)
+        v = v[np.isfinite(v)]
+        if v.size:
+            by_cell.setdefault((method, interval), {})[(env, map_)] = v
+    base = next((d for (m, _), d in by_cell.items() if m == baseline), None)
+    rows = []
+    for (method, interval), strata in by_cell.items():
+        keys = sorted(strata)
+        xs = [strata[k] for k in keys]
+        pooled = np.concatenate(xs)
+        rng = rng_for(seed, "aggregate", method, interval)
+        row = {
+            "method": method, "interval": interval, "n_maps": len(keys), "n_total_maps": len(strata_all),
+            "n_runs": pooled.size, "maps": " ".join(f"{e}/{m}" for e, m in keys),
+            "iqm": float(iqm(pooled)), "mean": float(pooled.mean()),
+        }
+        notes = []
+        if pooled.size >= 2 and np.ptp(pooled) > 0:
+            row["iqm_ci_low"], row["iqm_ci_high"] = percentile_ci(iqm(stratified_resample(xs, rng), axis=1))
+        else:
+            row["iqm_ci_low"] = row["iqm_ci_high"] = row["iqm"] if pooled.size >= 2 else np.nan
+            notes.append("degenerate sample: CI is the point value" if pooled.size >= 2 else "n<2: no CI")
+        if len(keys) < len(strata_all):
+            notes.append(f"runs on {len(keys)} of {len(strata_all)} maps")
+        if method != baseline and base is not None:
+            shared = [k for k in keys if k in base]
+            row["compared_maps"] = len(shared)
+            if shared:
+                xm = [strata[k] for k in shared]
+                xb = [base[k] for k in shared]
+                bm, bb = np.concatenate(xm), np.concatenate(xb)
+                row["baseline_iqm"] = float(iqm(bb))
+                row["diff"] = row_diff = float(iqm(bm) - iqm(bb))
+                row["rel_improvement"] = row_diff / row["baseline_iqm"] if row["baseline_iqm"] > 0 else np.nan
+                dm = iqm(stratified_resample(xm, rng), axis=1)
+                db = iqm(stratified_resample(xb, rng), axis=1)
+                row["diff_ci_low"], row["diff_ci_high"] = percentile_ci(dm - db)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    rel = np.where(db > 0, dm / db - 1, np.nan)
+                if row["baseline_iqm"] > 0:
+                    row["rel_ci_low"], row["rel_ci_high"] = percentile_ci(rel)
+                    if np.mean(~np.isfinite(rel)) > 0.025:
+                        notes.append("baseline IQM was 0 in >2.5% of resamples: relative CI unreliable")
+                else:
+                    notes.append(f"{baseline} IQM is 0: relative improvement undefined")
+                # average over maps of the per-map probability of improvement
+                pis = [probability_of_improvement(a, b) for a, b in zip(xm, xb)]
+                row["prob_improvement"] = float(np.mean(pis))
+                boot = np.mean([
+                    _pi_vectorised(a[rng.integers(0, a.size, (N_RESAMPLES, a.size))],
+                                   b[rng.integers(0, b.size, (N_RESAMPLES, b.size))])
+                    for a, b in zip(xm, xb)
+                ], axis=0)
+                row["pi_ci_low"], row["pi_ci_high"] = percentile_ci(boot)
+            else:
+                notes.append(f"no map shared with {baseline}: no comparison")
+        row["note"] = "; ".join(notes)
+        rows.append(row)
+    columns = [
+        "method", "interval", "n_maps", "n_total_maps", "n_runs", "maps", "iqm", "iqm_ci_low", "iqm_ci_high",
+        "mean", "compared_maps", "baseline_iqm", "diff", "diff_ci_low", "diff_ci_high",
+        "rel_improvement", "rel_ci_low", "rel_ci_high", "prob_improvement", "pi_ci_low", "pi_ci_high", "note",
+    ]
+    out = pd.DataFrame(rows).reindex(columns=columns)
+    out["interval"] = out["interval"].astype("Int64")
+    out["compared_maps"] = out["compared_maps"].astype("Int64")
+    out["_rank"] = out["method"].map(method_rank)
+    out = out.sort_values(["_rank", "method", "interval"], na_position="first", kind="stable")
+    return out.drop(columns="_rank").reset_index(drop=True)

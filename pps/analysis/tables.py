@@ -1,0 +1,238 @@
+"""Markdown and LaTeX (booktabs) renderings of the statistics and convergence tables.
+
+The LaTeX tables are complete `table` environments that compile with `\\usepackage{booktabs}`
+alone; numbers are formatted once here so the Markdown and LaTeX versions always agree.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import pandas as pd
+
+from pps.analysis.stats import CI_METHOD
+from pps.analysis.style import cell_label, has_interval
+
+DASH = "–"
+
+
+# --------------------------------------------------------------------------- number formats
+def _finite(x) -> bool:
+    try:
+        return x is not None and x is not pd.NA and math.isfinite(float(x))
+    except (TypeError, ValueError):
+        return False
+
+
+def num(x, digits: int = 2) -> str:
+    return f"{float(x):.{digits}f}" if _finite(x) else DASH
+
+
+def ci(point, lo, hi, digits: int = 2) -> str:
+    if not _finite(point):
+        return DASH
+    if not (_finite(lo) and _finite(hi)):
+        return num(point, digits)
+    return f"{float(point):.{digits}f} [{float(lo):.{digits}f}, {float(hi):.{digits}f}]"
+
+
+def pval(p) -> str:
+    if not _finite(p):
+        return DASH
+    p = float(p)
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def steps(x) -> str:
+    """45000 -> '45k', 1_250_000 -> '1.25M'."""
+    if not _finite(x):
+        return DASH
+    x = float(x)
+    if abs(x) >= 1e6:
+        return f"{x / 1e6:.2f}M"
+    if abs(x) >= 1e3:
+        return f"{x / 1e3:.0f}k"
+    return f"{x:.0f}"
+
+
+def pct(x, digits: int = 0) -> str:
+    return f"{100 * float(x):+.{digits}f}%" if _finite(x) else DASH
+
+
+# --------------------------------------------------------------------------- renderers
+def markdown(headers: Sequence[str], rows: Sequence[Sequence[str]], align: str | None = None) -> str:
+    """A GitHub pipe table; `align` is one of l/r/c per column."""
+    align = align or "l" * len(headers)
+    cells = [list(map(str, headers))] + [[str(c).replace("|", "\\|") for c in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    rule = {"l": ":{}", "r": "{}:", "c": ":{}:"}
+    seps = [rule[a].format("-" * max(1, w - (2 if a == "c" else 1))) for a, w in zip(align, widths)]
+
+    def line(r):
+        return "| " + " | ".join(c.rjust(w) if a == "r" else c.ljust(w) for c, w, a in zip(r, widths, align)) + " |"
+
+    return "\n".join([line(cells[0]), "| " + " | ".join(seps) + " |"] + [line(r) for r in cells[1:]]) + "\n"
+
+
+_TEX_ESCAPE = {"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
+               "<": r"$<$", ">": r"$>$", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "\\": r"\textbackslash{}"}
+
+
+def tex_escape(s: str) -> str:
+    s = "".join(_TEX_ESCAPE.get(ch, ch) for ch in str(s))
+    return (s.replace(DASH, "--").replace("≥", r"$\geq$").replace("≤", r"$\leq$")
+            .replace("Δ", r"$\Delta$").replace("×", r"$\times$"))
+
+
+def latex(headers: Sequence[str], rows: Sequence[Sequence[str]], align: str, caption: str, label: str,
+          groups: Sequence[tuple[str, int]] | None = None, breaks: Sequence[int] = ()) -> str:
+    """A booktabs `table`; `groups` = [(title, n_columns), ...] for a spanning header row,
+    `breaks` = row indices before which an \\addlinespace separates groups of rows."""
+    out = [r"% requires \usepackage{booktabs}; use table* for a two-column layout", r"\begin{table}[t]", r"\centering", r"\small",
+           r"\caption{" + tex_escape(caption) + "}", r"\label{" + label + "}",
+           r"\begin{tabular}{" + align + "}", r"\toprule"]
+    if groups:
+        cells, rules, col = [], [], 1
+        for title, span in groups:
+            cells.append(r"\multicolumn{%d}{c}{%s}" % (span, tex_escape(title)) if title and span > 1 else tex_escape(title))
+            if title:
+                rules.append(r"\cmidrule(lr){%d-%d}" % (col, col + span - 1))
+            col += span
+        out.append(" & ".join(cells) + r" \\")
+        out.append(" ".join(rules))
+    out.append(" & ".join(tex_escape(h) for h in headers) + r" \\")
+    out.append(r"\midrule")
+    for i, r in enumerate(rows):
+        if i in breaks:
+            out.append(r"\addlinespace")
+        out.append(" & ".join(tex_escape(c) for c in r) + r" \\")
+    out += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
+    return "\n".join(out) + "\n"
+
+
+# --------------------------------------------------------------------------- the tables
+def _map_name(env, map_, envs) -> str:
+    return map_ if len(envs) <= 1 else f"{env}/{map_}"
+
+
+def _n_range(ns) -> str:
+    ns = [int(n) for n in ns if _finite(n)]
+    if not ns:
+        return "n = 0"
+    return f"n = {min(ns)}" if min(ns) == max(ns) else f"n = {min(ns)}–{max(ns)}"
+
+
+def stats_rows(stats: pd.DataFrame, baseline_label: str):
+    headers = ["Map", "Method", "n", "IQM [95% CI]", "Mean", f"Δ mean vs {baseline_label} [95% CI]",
+               "p Welch (FDR)", "p MWU (FDR)", "Hedges g", f"P(> {baseline_label}) [95% CI]"]
+    envs = set(stats["env"])
+    rows, breaks, last = [], [], None
+    for r in stats.itertuples(index=False):
+        m = _map_name(r.env, r.map, envs)
+        if m != last and rows:
+            breaks.append(len(rows))
+        rows.append([
+            m if m != last else "", cell_label(r.method, r.interval), str(int(r.n)),
+            ci(r.iqm, r.iqm_ci_low, r.iqm_ci_high), num(r.mean),
+            ci(r.diff, r.diff_ci_low, r.diff_ci_high) if _finite(r.diff) else ("ref." if r.method == r.baseline else DASH),
+            f"{pval(r.welch_p)} ({pval(r.welch_p_fdr)})" if _finite(r.welch_p) else DASH,
+            f"{pval(r.mannwhitney_p)} ({pval(r.mannwhitney_p_fdr)})" if _finite(r.mannwhitney_p) else DASH,
+            num(r.hedges_g), ci(r.prob_improvement, r.pi_ci_low, r.pi_ci_high),
+        ])
+        last = m
+    return headers, rows, breaks
+
+
+def stats_caption(stats: pd.DataFrame, baseline_label: str, final_window: str = "last evaluations") -> str:
+    return (
+        f"Final test win rate ({final_window} of each run) per map and method, {_n_range(stats['n'])} seeds. "
+        f"IQM = interquartile mean; CIs: {CI_METHOD}. Against {baseline_label} on the same map: difference of means, "
+        f"Welch t and Mann-Whitney U p-values with Benjamini-Hochberg FDR-adjusted values in brackets "
+        f"(family: every comparison in this table, per test), "
+        f"Hedges' g, and the probability of improvement P(X > Y) + P(X = Y)/2."
+    )
+
+
+def stats_markdown(stats: pd.DataFrame, baseline_label: str, final_window: str) -> str:
+    headers, rows, _ = stats_rows(stats, baseline_label)
+    text = "# Final performance\n\n" + stats_caption(stats, baseline_label, final_window) + "\n\n"
+    notes = [f"- {cell_label(r.method, r.interval)} on {r.map}: {r.note}" for r in stats.itertuples() if isinstance(r.note, str) and r.note]
+    return text + markdown(headers, rows, "llrlrlllrl") + ("\nNotes:\n\n" + "\n".join(notes) + "\n" if notes else "")
+
+
+def stats_latex(stats: pd.DataFrame, baseline_label: str, final_window: str) -> str:
+    headers, rows, breaks = stats_rows(stats, baseline_label)
+    return latex(headers, rows, "llrlrlllrl", stats_caption(stats, baseline_label, final_window), "tab:pps-final", breaks=breaks)
+
+
+def convergence_rows(speed: pd.DataFrame, baseline_label: str):
+    thresholds = sorted(set(speed["threshold"]))
+    envs = set(speed["env"])
+    headers = ["Map", "Method", "n"]
+    for _ in thresholds:
+        headers += ["reached", "median steps", f"speed-up vs {baseline_label} [95% CI]"]
+    headers.append("AUC (IQM)")
+    groups = [("", 3)] + [(f"win rate ≥ {t:g}", 3) for t in thresholds] + [("", 1)]
+    rows, breaks, last = [], [], None
+    for (env, map_, method, interval), g in speed.groupby(["env", "map", "method", "interval"], dropna=False, sort=False):
+        g = g.set_index("threshold")
+        m = _map_name(env, map_, envs)
+        if m != last and rows:
+            breaks.append(len(rows))
+        first = g.iloc[0]
+        row = [m if m != last else "", cell_label(method, interval), str(int(first["n"]))]
+        for t in thresholds:
+            if t not in g.index:
+                row += [DASH, DASH, DASH]
+                continue
+            r = g.loc[t]
+            med = steps(r["median_steps"])
+            med = f"> {med}" if bool(r["median_censored"]) else med
+            if method == r["baseline"]:
+                sp = "ref."
+            elif r["bound"] == "none" or not _finite(r["speedup"]):
+                sp = DASH
+            else:
+                prefix = {"lower": "≥ ", "upper": "≤ "}.get(r["bound"], "")
+                sp = f"{prefix}{num(r['speedup'])}×"
+                if _finite(r["speedup_ci_low"]) and _finite(r["speedup_ci_high"]):
+                    sp += f" [{num(r['speedup_ci_low'])}, {num(r['speedup_ci_high'])}]"
+            row += [f"{int(r['n_reached'])}/{int(r['n'])}", med, sp]
+        row.append(num(first["norm_auc_iqm"]))
+        rows.append(row)
+        last = m
+    align = "llr" + "rrl" * len(thresholds) + "r"
+    return headers, rows, breaks, groups, align
+
+
+def convergence_caption(speed: pd.DataFrame, baseline_label: str, smooth_window: int) -> str:
+    return (
+        f"Steps to reach a test win rate, per map and method ({_n_range(speed['n'])} seeds). The win rate is "
+        f"smoothed by a trailing mean over {smooth_window} evaluations on the common step grid; 'reached' counts "
+        f"the seeds that get there; a run that never does counts as its last step, so '> x' medians and "
+        f"≥/≤ speed-ups are bounds. Speed-up = median steps of {baseline_label} / median steps of the method "
+        f"({CI_METHOD}, seeds resampled within each method). AUC = the area under the unsmoothed win-rate curve "
+        f"divided by the run's length (the average win rate over training), IQM over seeds."
+    )
+
+
+def convergence_markdown(speed: pd.DataFrame, baseline_label: str, smooth_window: int) -> str:
+    headers, rows, _, groups, align = convergence_rows(speed, baseline_label)
+    # Markdown has no spanning headers: put the threshold into each column name
+    named, i = [], 0
+    for title, span in groups:
+        for h in headers[i:i + span]:
+            named.append(f"{h} ({title})" if title else h)
+        i += span
+    return "# Convergence\n\n" + convergence_caption(speed, baseline_label, smooth_window) + "\n\n" + markdown(named, rows, align)
+
+
+def convergence_latex(speed: pd.DataFrame, baseline_label: str, smooth_window: int) -> str:
+    headers, rows, breaks, groups, align = convergence_rows(speed, baseline_label)
+    return latex(headers, rows, align, convergence_caption(speed, baseline_label, smooth_window), "tab:pps-convergence",
+                 groups=groups, breaks=breaks)
+
+
+def interval_text(interval) -> str:
+    return f"K={int(interval)}" if has_interval(interval) else ""

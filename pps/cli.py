@@ -1,0 +1,59 @@
+"""The `pps` command line: train | maps | aggregate | stats | plot | bench.
+
+Each subcommand lives in the module that owns its concept and exposes
+`add_arguments(parser)` and `run(args) -> int`; this file only wires them up and turns a
+`UserError` into a one-paragraph message with exit code 2 (no traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from pps.errors import UserError
+
+# name -> (module, one-line help). Modules are imported only when their command runs, so
+# `pps maps` or `pps stats` never pay for importing torch or jax.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "train": ("pps.train_cli", "train one run (env x map x method x interval x seed)"),
+    "maps": ("pps.envs.maps_cli", "list every (env, map) pair and which backends work here"),
+    "aggregate": ("pps.analysis.aggregate_cli", "collect runs into results/curves.csv and final.csv"),
+    "stats": ("pps.analysis.stats_cli", "statistics, convergence and claims tables"),
+    "plot": ("pps.analysis.plot_cli", "the paper's figures as PNG and PDF"),
+    "bench": ("pps.bench.cli", "speed benchmarks (learner, aggregation, env, end-to-end, memory)"),
+}
+
+
+def build_parser(argv: list[str]) -> tuple[argparse.ArgumentParser, str | None]:
+    parser = argparse.ArgumentParser(prog="pps", description="pps-bench: periodically parameter-shared MARL benchmarks")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    chosen = next((a for a in argv if not a.startswith("-")), None)
+    for name, (module_name, help_text) in COMMANDS.items():
+        sp = sub.add_parser(name, help=help_text, description=help_text)
+        if name == chosen:  # only the chosen command's module is imported
+            module = importlib.import_module(module_name)
+            module.add_arguments(sp)
+            sp.set_defaults(_run=module.run)
+    return parser, chosen
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser, chosen = build_parser(argv)
+    args = parser.parse_args(argv)
+    if chosen is None or not hasattr(args, "_run"):
+        parser.print_help()
+        return 2
+    try:
+        return int(args._run(args) or 0)
+    except UserError as err:
+        print(f"pps {chosen}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"pps {chosen}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,240 @@
+"""Typed run configuration: defaults, YAML/CLI loading and validation (DESIGN §5).
+
+One flat namespace of run keys. Defaults are the authors' values (DESIGN §3) except where
+the suite deliberately deviates (`n_envs`, `groups`), which `run.json` records. Every way
+in (YAML file, `--set KEY=VALUE`, Python) goes through `resolve_config`, so an unknown key
+or a bad value is reported the same way everywhere: as a `UserError` naming what is valid.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pps.errors import UserError, choice_error, did_you_mean
+from pps.methods import get_method
+
+# Keys a preset file may hold besides run keys: the workflow's grid keys. `pps train
+# --config PRESET` takes its `run:` section, so one file drives both.
+WORKFLOW_KEYS = (
+    "envs", "maps", "methods", "intervals", "seeds", "baseline", "thresholds",
+    "final_window", "resources", "run", "results_dir", "figures_dir",
+)
+
+# The authors' split: input layer and recurrent weights shared, output head (and GRU biases) personal.
+DEFAULT_PP_SHARED = ("fc1.weight", "fc1.bias", "rnn.weight_ih", "rnn.weight_hh")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that determines one training run."""
+
+    # what to run
+    env: str = "smax"
+    map: str = "3m"
+    method: str = "qmix"
+    seed: int = 0
+    interval: int | None = None  # learner updates between aggregations; PPS methods only (default 300)
+    groups: str = "unit_type"  # "unit_type" or "all"
+    mixer: str | None = None  # "qmix" | "vdn"; default from the method
+    # budget and sampling
+    t_max: int = 2_000_000
+    n_envs: int = 8
+    batch_size: int = 96
+    buffer_size: int = 5000
+    compact_buffer: bool = True  # observations/state as float16, binary data as uint8
+    reward_scale: float = 1.0
+    # optimisation
+    lr: float = 5e-4
+    optimizer: str = "adam"  # "adam" | "rmsprop"
+    gamma: float = 0.99
+    grad_clip: float = 10.0
+    epsilon_start: float = 1.0
+    epsilon_finish: float = 0.05
+    epsilon_anneal_steps: int = 50_000
+    target_update_interval: int = 200
+    double_q: bool = True
+    td_lambda: float = 0.0
+    # sizes
+    rnn_hidden: int = 64
+    mixer_embed: int = 32
+    hypernet_hidden: int = 64
+    hypernet_layers: int = 1
+    # evaluation
+    eval_interval: int = 5000
+    eval_episodes: int = 32
+    # PPS
+    rs_temperature: float = 1.0
+    rs_eval_episodes: int = 10
+    pp_shared: tuple[str, ...] = DEFAULT_PP_SHARED
+    opt_state_on_aggregate: str = "keep"  # "keep" | "average" | "reset"
+    # infrastructure
+    checkpoint_interval: int = 50_000
+    device: str = "cpu"
+    threads: int = 1
+
+    @property
+    def effective_interval(self) -> int | None:
+        """The aggregation interval in force, or None for methods that never aggregate."""
+        if not get_method(self.method).aggregates:
+            return None
+        return 300 if self.interval is None else self.interval
+
+    @property
+    def effective_mixer(self) -> str:
+        return self.mixer or get_method(self.method).default_mixer
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["pp_shared"] = list(self.pp_shared)
+        return d
+
+
+RUN_KEYS: tuple[str, ...] = tuple(f.name for f in fields(RunConfig))
+_FIELD_TYPES = {f.name: f.type for f in fields(RunConfig)}
+
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "groups": ("unit_type", "all"),
+    "mixer": ("qmix", "vdn"),
+    "optimizer": ("adam", "rmsprop"),
+    "opt_state_on_aggregate": ("keep", "average", "reset"),
+    "device": ("cpu", "cuda"),
+}
+_POSITIVE_INT = (
+    "t_max", "n_envs", "batch_size", "buffer_size", "epsilon_anneal_steps", "target_update_interval",
+    "rnn_hidden", "mixer_embed", "hypernet_hidden", "hypernet_layers", "eval_interval",
+    "eval_episodes", "rs_eval_episodes", "checkpoint_interval", "threads",
+)
+
+
+def _coerce(key: str, value: Any) -> Any:
+    """Turn a YAML/CLI value into the field's type, or raise a UserError saying why not."""
+    kind = str(_FIELD_TYPES[key])
+    if value is None:
+        if "None" in kind:
+            return None
+        raise UserError(f"Config key '{key}' needs a value, got nothing.")
+    try:
+        if key == "pp_shared":
+            if isinstance(value, str):
+                value = [v.strip() for v in value.strip("[]").split(",") if v.strip()]
+            return tuple(str(v) for v in value)
+        if kind.startswith("bool"):
+            if isinstance(value, bool):
+                return value
+            text = str(value).lower()
+            if text in ("true", "1", "yes", "on"):
+                return True
+            if text in ("false", "0", "no", "off"):
+                return False
+            raise ValueError
+        if kind.startswith("int"):
+            if isinstance(value, bool):
+                raise ValueError
+            number = float(value) if isinstance(value, str) else value
+            if isinstance(number, float) and (not math.isfinite(number) or number != int(number)):
+                raise ValueError
+            return int(number)
+        if kind.startswith("float"):
+            if isinstance(value, bool):
+                raise ValueError
+            return float(value)
+        if kind.startswith("str"):
+            return str(value)
+    except (TypeError, ValueError):
+        pass
+    else:
+        return value
+    raise UserError(f"Config key '{key}' must be of type {kind.replace(' | None', '')}, got {value!r}.")
+
+
+def parse_set_items(items: list[str] | None) -> dict[str, Any]:
+    """Parse `--set KEY=VALUE` items; the value is read as YAML (so 1e5, true, [a, b] work)."""
+    out: dict[str, Any] = {}
+    for item in items or []:
+        if "=" not in item:
+            raise UserError(f"--set expects KEY=VALUE, got '{item}'. Example: --set lr=0.001")
+        key, raw = item.split("=", 1)
+        try:
+            out[key.strip()] = yaml.safe_load(raw) if raw != "" else None
+        except yaml.YAMLError:
+            out[key.strip()] = raw
+    return out
+
+
+def load_config_file(path: str | Path) -> dict[str, Any]:
+    """Run keys from a YAML file: either flat run keys or a workflow preset's `run:` section."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"Config file '{path}' does not exist.")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise UserError(f"Config file '{path}' is not valid YAML: {err}") from None
+    if not isinstance(data, dict):
+        raise UserError(f"Config file '{path}' must hold a mapping of keys to values.")
+    if any(k in WORKFLOW_KEYS for k in data):
+        return dict(data.get("run") or {})
+    return data
+
+
+def check_keys(values: Mapping[str, Any], source: str = "config") -> None:
+    for key in values:
+        if key not in RUN_KEYS:
+            raise UserError(
+                f"Unknown {source} key '{key}'.{did_you_mean(key, RUN_KEYS)} "
+                f"Valid keys: {', '.join(RUN_KEYS)}."
+            )
+
+
+def resolve_config(*layers: Mapping[str, Any]) -> RunConfig:
+    """Merge layers of run keys (later wins) onto the defaults and validate the result."""
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        check_keys(layer)
+        for key, value in layer.items():
+            merged[key] = _coerce(key, value)
+    config = RunConfig(**merged)
+    validate(config)
+    return config
+
+
+def validate(c: RunConfig) -> None:
+    """Check values that a type alone does not pin down; registry names are checked here too."""
+    from pps.envs import registry  # local import: env backends import heavy libraries lazily
+
+    method = get_method(c.method)
+    registry.check_env_map(c.env, c.map)
+    for key, valid in _CHOICES.items():
+        value = getattr(c, key)
+        if value is not None and value not in valid:
+            raise choice_error(f"value for '{key}'", value, valid)
+    for key in _POSITIVE_INT:
+        if getattr(c, key) <= 0:
+            raise UserError(f"Config key '{key}' must be a positive integer, got {getattr(c, key)}.")
+    if c.interval is not None:
+        if not method.aggregates:
+            raise UserError(
+                f"Method '{c.method}' never aggregates, so it takes no interval (got {c.interval}). "
+                f"Leave --interval out, or pick an aggregating method: a-pps, rs-pps, pp-pps."
+            )
+        if c.interval <= 0:
+            raise UserError(f"The interval must be a positive number of learner updates, got {c.interval}.")
+    if not 0.0 <= c.epsilon_finish <= c.epsilon_start <= 1.0:
+        raise UserError("Exploration needs 0 <= epsilon_finish <= epsilon_start <= 1.")
+    if not 0.0 < c.gamma <= 1.0:
+        raise UserError(f"gamma must lie in (0, 1], got {c.gamma}.")
+    if not 0.0 <= c.td_lambda <= 1.0:
+        raise UserError(f"td_lambda must lie in [0, 1], got {c.td_lambda}.")
+    if c.lr <= 0 or c.grad_clip <= 0 or c.rs_temperature <= 0 or c.reward_scale <= 0:
+        raise UserError("lr, grad_clip, rs_temperature and reward_scale must be positive.")
+    if c.batch_size > c.buffer_size:
+        raise UserError(f"batch_size ({c.batch_size}) cannot exceed buffer_size ({c.buffer_size}).")
+    if c.method == "pp-pps" and not c.pp_shared:
+        raise UserError("pp-pps needs at least one shared parameter name in pp_shared.")

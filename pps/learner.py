@@ -1,0 +1,146 @@
+"""The TD learner: double-Q targets through target networks, masked loss, one optimiser.
+
+Loss for a batch of episodes (QMIX, Rashid et al. 2018; PyMARL's QLearner):
+    y_t = r_t + gamma * (1 - terminated_t) * Q_tot^target(s_{t+1}, a*_{t+1})
+with a*_{t+1} = argmax over *available* actions of the online agent Qs (double Q) or of the
+target agent Qs (plain Q-learning), or the TD(lambda) return built from the same one-step
+bootstraps when `td_lambda > 0`. The squared error is averaged over real (unpadded) steps.
+Agents, mixer and their targets live here; the sharing scheme only touches the agent slots.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from pps.buffer import EpisodeBatch
+from pps.nets.agents import SlotAgents, SlotLayout
+
+NEG_INF = -1e9
+
+
+def build_agent_inputs(obs: torch.Tensor, actions: torch.Tensor | None, n_actions: int) -> torch.Tensor:
+    """Agent input for every step: obs ⊕ one-hot previous action ⊕ one-hot agent id.
+
+    obs `[B, T, N, obs_dim]`; actions `[B, T', N]` (the actions taken, T' >= T-1) or None for
+    a single step with no previous action. Returns `[B, T, N, obs_dim + n_actions + N]`.
+    """
+    b, t, n, _ = obs.shape
+    last = torch.zeros(b, t, n, n_actions, dtype=obs.dtype, device=obs.device)
+    if actions is not None and t > 1:
+        last[:, 1:] = nn.functional.one_hot(actions[:, : t - 1], n_actions).to(obs.dtype)
+    ids = torch.eye(n, dtype=obs.dtype, device=obs.device).expand(b, t, n, n)
+    return torch.cat([obs, last, ids], dim=-1)
+
+
+def td_lambda_targets(rewards: torch.Tensor, terminated: torch.Tensor, filled: torch.Tensor,
+                      next_values: torch.Tensor, gamma: float, td_lambda: float) -> torch.Tensor:
+    """Targets `[B, T]`. With lambda = 0 the one-step target r + gamma (1-term) V(s').
+
+    The lambda-return recursion G_t = r_t + gamma (1-term_t) [(1-lambda) V_{t+1} + lambda G_{t+1}]
+    runs backwards; at an episode's last real step (or the batch end) G_{t+1} is replaced by
+    V_{t+1}, so truncated episodes bootstrap and padded steps never leak in.
+    """
+    not_term = 1.0 - terminated.float()
+    one_step = rewards + gamma * not_term * next_values
+    if td_lambda == 0.0:
+        return one_step
+    t_len = rewards.shape[1]
+    targets = torch.zeros_like(rewards)
+    following = next_values[:, -1]
+    for t in reversed(range(t_len)):
+        continues = filled[:, t + 1].float() if t + 1 < t_len else torch.zeros_like(rewards[:, t])
+        blend = (1 - td_lambda * continues) * next_values[:, t] + td_lambda * continues * following
+        targets[:, t] = rewards[:, t] + gamma * not_term[:, t] * blend
+        following = targets[:, t]
+    return targets
+
+
+@dataclass(frozen=True)
+class LearnerConfig:
+    gamma: float
+    lr: float
+    optimizer: str
+    grad_clip: float
+    double_q: bool
+    td_lambda: float
+    target_update_interval: int
+    reward_scale: float
+
+
+class Learner:
+    """Owns the online and target networks and the optimiser; `update(batch)` is one learner update."""
+
+    def __init__(self, agents: SlotAgents, layout: SlotLayout, mixer: nn.Module, cfg: LearnerConfig) -> None:
+        self.agents, self.layout, self.mixer, self.cfg = agents, layout, mixer, cfg
+        self.target_agents = copy.deepcopy(agents).requires_grad_(False)
+        self.target_mixer = copy.deepcopy(mixer).requires_grad_(False)
+        self.params = list(agents.parameters()) + list(mixer.parameters())
+        if cfg.optimizer == "adam":
+            self.optimizer: torch.optim.Optimizer = torch.optim.Adam(self.params, lr=cfg.lr)
+        else:  # PyMARL's RMSprop settings
+            self.optimizer = torch.optim.RMSprop(self.params, lr=cfg.lr, alpha=0.99, eps=1e-5)
+        self.updates = 0
+
+    def agent_qs(self, agents: SlotAgents, inputs: torch.Tensor) -> torch.Tensor:
+        """Q-values `[B, T, N, A]` for whole episodes from zero hidden state."""
+        b, t, n, f = inputs.shape
+        x = self.layout.to_slots(inputs.transpose(1, 2))  # [B, N, T, f] -> [S, M, T, f]
+        q = agents.unroll(x)
+        return self.layout.from_slots(q, b).transpose(1, 2)
+
+    def loss(self, batch: EpisodeBatch) -> torch.Tensor:
+        cfg = self.cfg
+        n_actions = self.agents.n_actions
+        inputs = build_agent_inputs(batch.obs, batch.actions, n_actions)
+        q = self.agent_qs(self.agents, inputs)  # [B, T+1, N, A]
+        chosen = q[:, :-1].gather(-1, batch.actions.unsqueeze(-1)).squeeze(-1)  # [B, T, N]
+        with torch.no_grad():
+            target_q = self.agent_qs(self.target_agents, inputs)[:, 1:]
+            unavailable = ~batch.avail[:, 1:]
+            chooser = q[:, 1:].detach() if cfg.double_q else target_q
+            best = chooser.masked_fill(unavailable, NEG_INF).argmax(dim=-1, keepdim=True)
+            next_q = target_q.gather(-1, best).squeeze(-1)
+            next_tot = self.target_mixer(next_q, batch.state[:, 1:])
+            targets = td_lambda_targets(batch.reward * cfg.reward_scale, batch.terminated, batch.filled,
+                                        next_tot, cfg.gamma, cfg.td_lambda)
+        q_tot = self.mixer(chosen, batch.state[:, :-1])
+        mask = batch.filled.float()
+        return (((q_tot - targets) * mask) ** 2).sum() / mask.sum().clamp(min=1.0)
+
+    def update(self, batch: EpisodeBatch) -> float:
+        loss = self.loss(batch)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.params, self.cfg.grad_clip)
+        self.optimizer.step()
+        self.updates += 1
+        if self.updates % self.cfg.target_update_interval == 0:
+            self.update_targets()
+        return float(loss.detach())
+
+    @torch.no_grad()
+    def update_targets(self) -> None:
+        self.target_agents.load_state_dict(self.agents.state_dict())
+        self.target_mixer.load_state_dict(self.mixer.state_dict())
+
+    def state_dict(self) -> dict:
+        return {
+            "agents": self.agents.state_dict(),
+            "mixer": self.mixer.state_dict(),
+            "target_agents": self.target_agents.state_dict(),
+            "target_mixer": self.target_mixer.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "updates": self.updates,
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.agents.load_state_dict(state["agents"])
+        self.mixer.load_state_dict(state["mixer"])
+        self.target_agents.load_state_dict(state["target_agents"])
+        self.target_mixer.load_state_dict(state["target_mixer"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.updates = state["updates"]

@@ -1,0 +1,1 @@
+"""Agent networks (slot-stacked recurrent Q-networks) and value-decomposition mixers."""

@@ -1,0 +1,136 @@
+"""Vectorised rollouts: B envs stepped together, per-agent epsilon-greedy, greedy evaluation.
+
+One `collect` call plays one synchronous episode in each of the B envs (PyMARL's parallel
+runner): envs that finish early are masked until the slowest one ends. Training, test and
+RS-PPS swap-evaluation episodes use three separate env instances with their own seeds, so
+evaluating more or less often never changes what training sees.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from pps.buffer import EpisodeBatch
+from pps.envs.base import VecMultiAgentEnv
+from pps.learner import NEG_INF
+from pps.nets.agents import SlotAgents, SlotLayout
+
+
+@dataclass
+class EpisodeStats:
+    """Per-env outcomes of one `collect` call."""
+
+    returns: torch.Tensor  # [B] undiscounted team return
+    lengths: torch.Tensor  # [B] steps
+    won: torch.Tensor  # [B] bool
+
+    @property
+    def steps(self) -> int:
+        return int(self.lengths.sum().item())
+
+
+def epsilon_at(step: int, start: float, finish: float, anneal_steps: int) -> float:
+    """Linear annealing over environment steps, then constant."""
+    frac = min(step / anneal_steps, 1.0)
+    return start + frac * (finish - start)
+
+
+def select_actions(q: torch.Tensor, avail: torch.Tensor, epsilon: float,
+                   generator: torch.Generator | None) -> torch.Tensor:
+    """Per-agent epsilon-greedy over available actions. q, avail `[B, N, A]` -> `[B, N]`.
+
+    Each agent draws its own coin (the authors' code drew one for the whole team); a random
+    action is uniform over that agent's available actions.
+    """
+    b, n, a = avail.shape
+    # Rows with no available action (envs that already ended) fall back to action 0.
+    avail = avail.clone()
+    avail[..., 0] |= ~avail.any(dim=-1)
+    greedy = q.masked_fill(~avail, NEG_INF).argmax(dim=-1)
+    if epsilon <= 0.0:
+        return greedy
+    explore = torch.rand(b, n, generator=generator) < epsilon
+    weights = avail.float().reshape(b * n, a)
+    random = torch.multinomial(weights, 1, generator=generator).view(b, n)
+    return torch.where(explore, random, greedy)
+
+
+class Runner:
+    """Plays episodes with a given slot network in one vectorised env."""
+
+    def __init__(self, env: VecMultiAgentEnv, layout: SlotLayout, device: torch.device) -> None:
+        self.env, self.layout, self.device = env, layout, device
+        info = env.info
+        self.n_envs, self.n_agents, self.n_actions = env.n_envs, info.n_agents, info.n_actions
+        self.limit = info.episode_limit
+
+    @torch.no_grad()
+    def collect(self, agents: SlotAgents, epsilon: float, generator: torch.Generator | None,
+                record: bool) -> tuple[EpisodeStats, EpisodeBatch | None]:
+        """One episode in every env. With `record`, also the padded `EpisodeBatch` for the buffer."""
+        b, n, a, limit = self.n_envs, self.n_agents, self.n_actions, self.limit
+        first = self.env.reset()
+        obs, state, avail = first.obs, first.state, first.avail.bool()
+        if record:
+            ep = EpisodeBatch(
+                obs=torch.zeros(b, limit + 1, n, obs.shape[-1]),
+                state=torch.zeros(b, limit + 1, state.shape[-1]),
+                avail=torch.zeros(b, limit + 1, n, a, dtype=torch.bool),
+                actions=torch.zeros(b, limit, n, dtype=torch.long),
+                reward=torch.zeros(b, limit),
+                terminated=torch.zeros(b, limit, dtype=torch.bool),
+                filled=torch.zeros(b, limit, dtype=torch.bool),
+            )
+        if record:
+            ep.obs[:, 0], ep.state[:, 0], ep.avail[:, 0] = obs, state, avail
+        returns = torch.zeros(b)
+        lengths = torch.zeros(b, dtype=torch.long)
+        won = torch.zeros(b, dtype=torch.bool)
+        running = torch.ones(b, dtype=torch.bool)
+        hidden = self.layout.to_slots(torch.zeros(b, n, agents.hidden, device=self.device))
+        last_action = torch.zeros(b, n, a)
+        agent_ids = torch.eye(n).expand(b, n, n)
+        for t in range(limit):
+            x = torch.cat([obs, last_action, agent_ids], dim=-1).to(self.device)
+            q, hidden = agents.step(self.layout.to_slots(x), hidden)
+            q = self.layout.from_slots(q, b).cpu()
+            actions = select_actions(q, avail, epsilon, generator)
+            result = self.env.step(actions)
+            if record:
+                ep.actions[:, t] = actions
+                ep.reward[:, t] = torch.where(running, result.reward, 0.0)
+                ep.filled[:, t] = running
+                truncated = result.done & (t + 1 >= limit) & ~result.won
+                ep.terminated[:, t] = running & result.done & ~truncated
+            returns += torch.where(running, result.reward, 0.0)
+            lengths += running.long()
+            won |= running & result.won
+            obs, state, avail = result.obs, result.state, result.avail.bool()
+            if record:  # what follows step t, kept only for envs that were still playing
+                ep.obs[:, t + 1] = torch.where(running.view(b, 1, 1), obs, 0.0)
+                ep.state[:, t + 1] = torch.where(running.view(b, 1), state, 0.0)
+                ep.avail[:, t + 1] = avail & running.view(b, 1, 1)
+            running &= ~result.done
+            if not running.any():
+                break
+            last_action = torch.nn.functional.one_hot(actions, a).float()
+        stats = EpisodeStats(returns=returns, lengths=lengths, won=won)
+        return stats, (ep if record else None)
+
+
+def swap_layout_agents(agents: SlotAgents) -> SlotLayout:
+    """The RS-PPS swap-evaluation layout: env block i is played entirely by agent i's network."""
+    return SlotLayout("per_env_group", agents.n_slots, agents.n_slots)
+
+
+@torch.no_grad()
+def swap_scores(runner: Runner, agents: SlotAgents, episodes_per_agent: int) -> tuple[torch.Tensor, int]:
+    """RS-PPS reward scores `[N]` (and the env steps spent): mean greedy team return when every agent acts with agent i's network.
+
+    All N candidates run at once: the runner's env holds N * episodes_per_agent envs, block i
+    driven by slot i, each episode from a fresh hidden state.
+    """
+    stats, _ = runner.collect(agents, epsilon=0.0, generator=None, record=False)
+    return stats.returns.view(agents.n_slots, episodes_per_agent).mean(dim=1), stats.steps

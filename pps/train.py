@@ -1,0 +1,284 @@
+"""The training loop: schedule, evaluation, aggregation, logging, checkpoint and resume.
+
+Schedule (DESIGN §3): each iteration plays one synchronous episode in each of the
+`n_envs` training envs, stores them, then runs one learner update per collected episode
+(once the buffer holds a batch). PPS methods aggregate after every `interval`-th learner
+update. Evaluation (greedy, separate envs) happens at step 0 and whenever `eval_interval`
+env steps have passed; checkpoints likewise every `checkpoint_interval` steps, always at
+the top of an iteration so that a resumed run continues exactly where the saved one was.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import random
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from pps import atomic
+from pps import run_record as rr
+from pps.buffer import ReplayBuffer
+from pps.config import RunConfig
+from pps.envs import registry
+from pps.learner import Learner, LearnerConfig
+from pps.methods import get_method
+from pps.nets.agents import SlotAgents, SlotLayout
+from pps.nets.mixers import make_mixer
+from pps.runner import Runner, epsilon_at, swap_layout_agents, swap_scores
+from pps.seeding import seed_everything, stream_seeds
+from pps.sharing import Aggregator, sharing_groups
+
+MAX_EVAL_ENVS = 64
+
+
+@dataclass
+class Progress:
+    """Counters and running sums that a checkpoint must carry."""
+
+    t_env: int = 0
+    episodes: int = 0
+    aggregations: int = 0
+    next_eval: int = 0
+    next_checkpoint: int = 0
+    wall_s: float = 0.0
+    swap_env_steps: int = 0
+    train_returns: list[float] = field(default_factory=list)
+    losses: list[float] = field(default_factory=list)
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+
+def deviations(config: RunConfig) -> list[str]:
+    """Where this run departs from the authors' code (DESIGN §3), for run.json."""
+    out = [
+        "per-agent epsilon draws (authors: one draw for the whole team)",
+        "test and RS swap-evaluation episodes run in separate envs and never enter the buffer",
+    ]
+    if config.n_envs != 1:
+        out.append(f"{config.n_envs} parallel training envs; still one learner update per episode")
+    if config.groups == "unit_type" and get_method(config.method).aggregates:
+        out.append("aggregation groups by unit type (authors: all agents in one group)")
+    if config.compact_buffer:
+        out.append("replay stores observations/states as float16")
+    return out
+
+
+class Trainer:
+    """Builds every part of a run from its config and trains it into `out_dir`."""
+
+    def __init__(self, config: RunConfig, out_dir: Path, show_progress: bool = True) -> None:
+        self.config, self.out_dir, self.show_progress = config, Path(out_dir), show_progress
+        self.method = get_method(config.method)
+        torch.set_num_threads(config.threads)
+        seed_everything(config.seed)
+        seeds = stream_seeds(config.seed)
+        self.device = torch.device(config.device)
+        if self.device.type == "cuda" and not torch.cuda.is_available():
+            from pps.errors import UserError
+            raise UserError("device: cuda was asked for, but torch sees no CUDA device. Use --set device=cpu.")
+        c = config
+        self.train_env = registry.make_env(c.env, c.map, c.n_envs, seeds["train_env"])
+        info = self.info = self.train_env.info
+        n_eval_envs = min(c.eval_episodes, MAX_EVAL_ENVS)
+        self.test_env = registry.make_env(c.env, c.map, n_eval_envs, seeds["test_env"])
+        n, a = info.n_agents, info.n_actions
+        input_dim = info.obs_dim + a + n
+        n_slots = 1 if self.method.shared_agents else n
+        self.agents = SlotAgents(n_slots, input_dim, c.rnn_hidden, a).to(self.device)
+        self.agents.reset_parameters(torch.Generator().manual_seed(seeds["init"]))
+        self.agents.to(self.device)
+        layout = SlotLayout("shared" if n_slots == 1 else "per_agent", n, n_slots)
+        torch.manual_seed(seeds["init"])  # the mixer's default init draws from the global generator
+        mixer = make_mixer(c.effective_mixer, n, info.state_dim, c.mixer_embed, c.hypernet_hidden,
+                           c.hypernet_layers).to(self.device)
+        self.learner = Learner(self.agents, layout, mixer, LearnerConfig(
+            gamma=c.gamma, lr=c.lr, optimizer=c.optimizer, grad_clip=c.grad_clip, double_q=c.double_q,
+            td_lambda=c.td_lambda, target_update_interval=c.target_update_interval, reward_scale=c.reward_scale))
+        self.buffer = ReplayBuffer(c.buffer_size, info.episode_limit, n, info.obs_dim, info.state_dim, a,
+                                   compact=c.compact_buffer, seed=seeds["replay"])
+        self.explore = torch.Generator().manual_seed(seeds["explore"])
+        self.train_runner = Runner(self.train_env, layout, self.device)
+        self.test_runner = Runner(self.test_env, layout, self.device)
+        self.aggregator: Aggregator | None = None
+        self.swap_runner: Runner | None = None
+        if self.method.aggregates:
+            groups = sharing_groups(info.unit_types, c.groups)
+            self.aggregator = Aggregator(self.method, groups, c.pp_shared, c.opt_state_on_aggregate)
+            self.aggregator.parameter_names(self.agents)  # fail early on a bad pp_shared list
+            if self.method.aggregation == "reward_weighted":
+                swap_env = registry.make_env(c.env, c.map, n * c.rs_eval_episodes, seeds["swap_env"])
+                self.swap_runner = Runner(swap_env, swap_layout_agents(self.agents), self.device)
+        self.progress = Progress(next_checkpoint=c.checkpoint_interval)
+
+    # ---- the loop -------------------------------------------------------------------
+    def train(self) -> None:
+        c, p = self.config, self.progress
+        started = time.perf_counter() - p.wall_s
+        bar = tqdm(total=c.t_max, initial=min(p.t_env, c.t_max), unit="step", file=sys.stderr,
+                   disable=not self.show_progress, mininterval=1.0 if sys.stderr.isatty() else 30.0,
+                   desc=f"{c.map} {c.method}" + (f" K={c.effective_interval}" if self.aggregator else ""))
+        with bar:
+            while p.t_env < c.t_max:
+                p.wall_s = time.perf_counter() - started
+                if p.t_env >= p.next_eval:
+                    self.evaluate(bar)
+                    p.next_eval = (p.t_env // c.eval_interval + 1) * c.eval_interval
+                if p.t_env >= p.next_checkpoint:
+                    self.save_checkpoint()
+                    p.next_checkpoint = (p.t_env // c.checkpoint_interval + 1) * c.checkpoint_interval
+                before = p.t_env
+                self.iteration()
+                bar.update(min(p.t_env, c.t_max) - min(before, c.t_max))
+            p.wall_s = time.perf_counter() - started
+            if not p.rows or p.rows[-1]["step"] != p.t_env:
+                self.evaluate(bar)
+
+    def iteration(self) -> None:
+        c, p = self.config, self.progress
+        eps = epsilon_at(p.t_env, c.epsilon_start, c.epsilon_finish, c.epsilon_anneal_steps)
+        stats, batch = self.train_runner.collect(self.agents, eps, self.explore, record=True)
+        assert batch is not None
+        self.buffer.insert(batch)
+        p.t_env += stats.steps
+        p.episodes += self.train_env.n_envs
+        p.train_returns.extend(stats.returns.tolist())
+        for _ in range(self.train_env.n_envs):  # one learner update per collected episode
+            if not self.buffer.can_sample(c.batch_size):
+                break
+            p.losses.append(self.learner.update(self.buffer.sample(c.batch_size).to(self.device)))
+            if self.aggregator and self.learner.updates % c.effective_interval == 0:
+                self.aggregate()
+
+    def aggregate(self) -> None:
+        assert self.aggregator is not None
+        scores = None
+        if self.swap_runner is not None:
+            scores, steps = swap_scores(self.swap_runner, self.agents, self.config.rs_eval_episodes)
+            self.progress.swap_env_steps += steps
+        weights = self.aggregator.weights(self.info.n_agents, scores, self.config.rs_temperature)
+        self.aggregator.apply(self.agents, self.learner.optimizer, weights)
+        self.progress.aggregations += 1
+
+    def evaluate(self, bar: tqdm) -> None:
+        c, p = self.config, self.progress
+        returns, lengths, wins = [], [], []
+        while len(returns) < c.eval_episodes:
+            stats, _ = self.test_runner.collect(self.agents, 0.0, None, record=False)
+            take = c.eval_episodes - len(returns)
+            returns += stats.returns[:take].tolist()
+            lengths += stats.lengths[:take].tolist()
+            wins += stats.won[:take].float().tolist()
+        row = {
+            "step": p.t_env,
+            "episodes": p.episodes,
+            "updates": self.learner.updates,
+            "wall_s": round(p.wall_s, 3),
+            "test_win_rate": float(np.mean(wins)),
+            "test_return_mean": float(np.mean(returns)),
+            "test_ep_len_mean": float(np.mean(lengths)),
+            "train_return_mean": float(np.mean(p.train_returns)) if p.train_returns else math.nan,
+            "epsilon": epsilon_at(p.t_env, c.epsilon_start, c.epsilon_finish, c.epsilon_anneal_steps),
+            "loss": float(np.mean(p.losses)) if p.losses else math.nan,
+            "aggregations": p.aggregations,
+        }
+        p.rows.append(row)
+        p.train_returns.clear()
+        p.losses.clear()
+        atomic.write_text(self.out_dir / rr.PARTIAL, rr.metrics_text(p.rows))
+        rate = p.t_env / p.wall_s if p.wall_s > 0 else 0.0
+        bar.set_postfix(win=f"{row['test_win_rate']:.2f}", steps_s=f"{rate:.0f}", refresh=False)
+
+    # ---- checkpoint / resume ----------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        envs = {"train": self.train_env, "test": self.test_env}
+        if self.swap_runner is not None:
+            envs["swap"] = self.swap_runner.env
+        return {
+            "config": self.config.to_dict(),
+            "learner": self.learner.state_dict(),
+            "buffer": self.buffer.state_dict(),
+            "explore": self.explore.get_state(),
+            "env_rng": {k: e.get_rng_state() for k, e in envs.items()},
+            "python_rng": random.getstate(),
+            "numpy_rng": np.random.get_state(),
+            "torch_rng": torch.get_rng_state(),
+            "progress": self.progress.__dict__,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.learner.load_state_dict(state["learner"])
+        self.buffer.load_state_dict(state["buffer"])
+        self.explore.set_state(state["explore"])
+        self.train_env.set_rng_state(state["env_rng"]["train"])
+        self.test_env.set_rng_state(state["env_rng"]["test"])
+        if self.swap_runner is not None:
+            self.swap_runner.env.set_rng_state(state["env_rng"]["swap"])
+        random.setstate(state["python_rng"])
+        np.random.set_state(state["numpy_rng"])
+        torch.set_rng_state(state["torch_rng"])
+        self.progress = Progress(**state["progress"])
+
+    def save_checkpoint(self) -> None:
+        state = self.state_dict()
+        atomic.write_with(self.out_dir / rr.CHECKPOINT, lambda f: torch.save(state, f))
+
+    def load_checkpoint(self) -> bool:
+        path = self.out_dir / rr.CHECKPOINT
+        if not path.exists():
+            return False
+        state = torch.load(path, map_location=self.device, weights_only=False)
+        self.load_state_dict(state)
+        return True
+
+    def save_model(self) -> None:
+        model = {"agents": self.agents.state_dict(), "mixer": self.learner.mixer.state_dict(),
+                 "config": self.config.to_dict(), "env_info": dataclasses.asdict(self.info)}
+        atomic.write_with(self.out_dir / rr.MODEL, lambda f: torch.save(model, f))
+
+
+def run_training(config: RunConfig, out_dir: Path, show_progress: bool = True) -> str:
+    """Train (or resume, or skip) one run into `out_dir`. Returns 'finished', 'resumed' or 'already finished'."""
+    out_dir = Path(out_dir)
+    previous = rr.read_run_json(out_dir)
+    if previous is not None:
+        rr.check_same_run(out_dir, previous, config)
+        if previous.get("status") == "finished" and (out_dir / rr.METRICS).exists():
+            return "already finished"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    trainer = Trainer(config, out_dir, show_progress)
+    resumed = previous is not None and trainer.load_checkpoint()
+    if resumed:
+        record = dict(previous)
+        record["resumed"] = int(record.get("resumed", 0)) + 1
+        record["status"] = "running"
+        atomic.write_text(out_dir / rr.PARTIAL, rr.metrics_text(trainer.progress.rows))
+    else:
+        record = rr.base_record(config, trainer.info.backend_version, trainer.method.label, deviations(config))
+        record["env_info"] = dataclasses.asdict(trainer.info)
+    rr.write_run_json(out_dir, record)
+    try:
+        trainer.train()
+    except BaseException:
+        record |= {"status": "failed", "ended_at": rr.now(), "wall_s": round(trainer.progress.wall_s, 3)}
+        rr.write_run_json(out_dir, record)
+        raise
+    p = trainer.progress
+    trainer.save_model()
+    atomic.write_text(out_dir / rr.METRICS, rr.metrics_text(p.rows))
+    record |= {
+        "status": "finished", "ended_at": rr.now(), "wall_s": round(p.wall_s, 3),
+        "t_env": p.t_env, "episodes": p.episodes, "updates": trainer.learner.updates,
+        "aggregations": p.aggregations, "swap_eval_env_steps": p.swap_env_steps,
+        "steps_per_s": round(p.t_env / p.wall_s, 1) if p.wall_s > 0 else None,
+    }
+    rr.write_run_json(out_dir, record)
+    (out_dir / rr.PARTIAL).unlink(missing_ok=True)
+    (out_dir / rr.CHECKPOINT).unlink(missing_ok=True)
+    return "resumed" if resumed else "finished"
