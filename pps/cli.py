@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from pps.errors import UserError
@@ -50,6 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as err:
         print(f"pps {chosen}: error: {err}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # e.g. `pps maps | head`: the reader left, which is not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print(f"pps {chosen}: interrupted", file=sys.stderr)
         return 130

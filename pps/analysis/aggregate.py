@@ -105,7 +105,6 @@ def build_curves(runs: list[Run]) -> pd.DataFrame:
     for r in runs:
         grids.setdefault((r.env, r.map), []).append(r)
     grids = {k: common_grid(v) for k, v in grids.items()}
-    n_metrics = len(CURVE_METRICS)
     run_idx, steps, metric_idx, values = [], [], [], []
     for i, r in enumerate(runs):
         grid = grids[(r.env, r.map)]
@@ -131,7 +130,6 @@ def build_curves(runs: list[Run]) -> pd.DataFrame:
     metric_names = np.array(CURVE_METRICS, dtype=object)
     curves["metric"] = metric_names[np.concatenate(metric_idx)] if metric_idx else np.zeros(0, object)
     curves["value"] = np.concatenate(values) if values else np.zeros(0)
-    assert n_metrics == len(metric_names)
     return curves[list(io.CURVES_COLUMNS)]
 
 

@@ -29,8 +29,9 @@ def run(args: argparse.Namespace) -> int:
     for line in comparability_warnings(runs):
         report(line)
     curves, final = aggregate(runs, args.final_window, runs_root=Path(args.runs))
-    tables = dict(zip(AGGREGATE_FILES, (curves, final)))
-    for name, df in tables.items():  # everything computed before anything is written
-        io.write_csv(Path(args.out) / name, df)
+    assert AGGREGATE_FILES == ("curves.csv", "final.csv")
+    out = Path(args.out)  # everything is computed before anything is written
+    io.write_curves_csv(out / "curves.csv", curves)
+    io.write_csv(out / "final.csv", final)
     print(f"pps aggregate: {len(runs)} runs -> {', '.join(str(Path(args.out) / n) for n in AGGREGATE_FILES)}")
     return 0

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from pps.analysis import tables as T
-from pps.analysis.stats import (CI_METHOD, N_RESAMPLES, SCORE, STRATIFIED_CI_METHOD, iqm, percentile_ci,
+from pps.analysis.stats import (CI_METHOD, SCORE, STRATIFIED_CI_METHOD, iqm, percentile_ci,
                                 rng_for, stratified_resample)
 from pps.analysis.style import cell_label, has_interval, method_label, method_order
 from pps.methods import AGGREGATING_METHODS

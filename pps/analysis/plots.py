@@ -45,7 +45,9 @@ def n_text(counts) -> str:
     if not counts:
         return "n = 0 seeds"
     lo, hi = min(counts), max(counts)
-    return f"n = {lo} seeds per method" if lo == hi else f"n = {lo}–{hi} seeds per method"
+    if lo == hi:
+        return f"n = {lo} seed per method (no CI)" if lo == 1 else f"n = {lo} seeds per method"
+    return f"n = {lo}–{hi} seeds per method"
 
 
 def _map_title(env, map_, envs) -> str:
@@ -56,7 +58,7 @@ def _grid(n_panels: int, ncols: int = 3, size=(4.2, 3.2), sharey=True, sharex=Fa
     """Panels of `size` inches each plus `extra_h` inches for the header and a legend."""
     ncols = max(1, min(ncols, n_panels))
     nrows = int(np.ceil(n_panels / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size[0] * ncols, size[1] * nrows + extra_h), squeeze=False,
+    fig, axes = plt.subplots(nrows, ncols, figsize=(max(7.0, size[0] * ncols), size[1] * nrows + extra_h), squeeze=False,
                              sharey=sharey, sharex=sharex)
     for ax in axes.flat[n_panels:]:
         ax.set_visible(False)
@@ -281,7 +283,7 @@ def aggregate_figure(aggregate: pd.DataFrame, baseline: str):
     colors = [method_color(r["method"]) for r in rows]
     has_cmp = aggregate["diff"].notna().any()
     with _style():
-        fig, axes = plt.subplots(1, 2 if has_cmp else 1, figsize=(11 if has_cmp else 6.5, 1.1 + 0.42 * len(rows)), squeeze=False, sharey=True)
+        fig, axes = plt.subplots(1, 2 if has_cmp else 1, figsize=(11 if has_cmp else 6.5, 1.9 + 0.42 * len(rows)), squeeze=False, sharey=True)
         ax = axes[0, 0]
         _forest(ax, labels, aggregate["iqm"], aggregate["iqm_ci_low"], aggregate["iqm_ci_high"], colors)
         ax.set_xlabel("IQM of the normalised final score (test win rate)")
@@ -314,8 +316,8 @@ def probability_of_improvement(stats: pd.DataFrame, aggregate: pd.DataFrame, bas
     with _style():
         ncols = min(3, len(panels))
         nrows = int(np.ceil(len(panels) / ncols))
-        h = 0.9 + 0.34 * len(cells)
-        fig, axes = plt.subplots(nrows, ncols, figsize=(4.0 * ncols + 1.2, h * nrows + 0.8), squeeze=False, sharey=True, sharex=True)
+        h = 1.2 + 0.34 * len(cells)
+        fig, axes = plt.subplots(nrows, ncols, figsize=(4.0 * ncols + 1.2, h * nrows + 1.0), squeeze=False, sharey=True, sharex=True)
         for ax in axes.flat[len(panels):]:
             ax.set_visible(False)
         for ax, (title, df) in zip(axes.flat, panels):
@@ -347,7 +349,7 @@ def wallclock(final: pd.DataFrame, seed: int):
     methods = sorted(set(f["method"]), key=lambda m: (method_rank(m), m))
     counts = []
     with _style():
-        fig, axes = _grid(len(maps), ncols=3, size=(4.2, 0.8 + 0.45 * len(methods)), sharey=True, extra_h=0.9)
+        fig, axes = _grid(len(maps), ncols=3, size=(4.2, 1.1 + 0.45 * len(methods)), sharey=True, extra_h=0.9)
         for ax, (env, map_) in zip(axes, maps):
             sub = f[(f["env"] == env) & (f["map"] == map_)]
             for y, method in enumerate(methods[::-1]):

@@ -1,0 +1,150 @@
+"""`pps bench`: run the speed/memory benchmarks, print a table, write JSON to results/bench/.
+
+    pps bench --quick          # < 3 minutes on 2 cores: N = 3, 8; every figure once
+    pps bench                  # full: adds N = 27 (27m_vs_30m), more repeats, 8m env throughput
+    pps bench --device cuda    # learner-update benchmarks on the GPU (others stay on the CPU)
+    pps bench --only learner,memory
+
+Output: `results/bench/<mode>[-cuda].json` (settings, host, versions, every measured row,
+the targets) and the same tables as Markdown in `<mode>[-cuda].md`, both written atomically.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from pps.errors import UserError
+
+BENCHES = ("learner", "aggregation", "env", "e2e", "memory")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--quick", action="store_true", help="N = 3 and 8 only, fewer repeats (< 3 min on 2 cores)")
+    mode.add_argument("--smoke", action="store_true",
+                      help="plumbing check for the test suite: tiny sizes, one repeat; the figures mean nothing")
+    p.add_argument("--only", default="", help=f"comma-separated subset of: {', '.join(BENCHES)} (default: all)")
+    p.add_argument("--device", default="cpu", choices=("cpu", "cuda"),
+                   help="device of the learner-update benchmarks (default cpu); the others always run on the CPU")
+    p.add_argument("--threads", type=int, default=1, help="torch (and XLA) CPU threads (default 1, as `pps train`)")
+    p.add_argument("--repeats", type=int, help="timed repeats of each learner update (default: 5 quick, 10 full)")
+    p.add_argument("--episode-len", type=int, dest="episode_len",
+                   help="T of the learner benchmark's episodes (default 60)")
+    p.add_argument("--batch", type=int, help="episodes per learner batch (default 32)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, default=Path("results/bench"), help="output folder (default results/bench)")
+    p.add_argument("--strict", action="store_true", help="exit with status 1 if any target FAILs")
+
+
+def _settings(args: argparse.Namespace):
+    from pps.bench.common import full_settings, quick_settings, smoke_settings
+
+    only = tuple(x.strip() for x in args.only.split(",") if x.strip())
+    unknown = [x for x in only if x not in BENCHES]
+    if unknown:
+        raise UserError(f"--only: unknown benchmark(s) {', '.join(unknown)}; valid: {', '.join(BENCHES)}.")
+    if args.threads <= 0:
+        raise UserError(f"--threads must be a positive integer, got {args.threads}.")
+    make = smoke_settings if args.smoke else quick_settings if args.quick else full_settings
+    s = make(device=args.device, threads=args.threads, seed=args.seed, only=only)
+    for key in ("repeats", "episode_len"):
+        value = getattr(args, key)
+        if value is not None:
+            if value <= 0:
+                raise UserError(f"--{key.replace('_', '-')} must be a positive integer, got {value}.")
+            setattr(s, key, value)
+    if args.batch is not None:
+        if args.batch <= 0:
+            raise UserError(f"--batch must be a positive integer, got {args.batch}.")
+        s.batch_episodes = args.batch
+    return s
+
+
+def format_tables(rows: list[dict[str, Any]], targets: list[dict[str, Any]]) -> tuple[str, str]:
+    """(plain text for stdout, Markdown) of the measurements and the targets."""
+    import pandas as pd
+
+    def fmt(v: Any) -> str:
+        if v is None:
+            return "-"
+        v = float(v)
+        return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3g}" if abs(v) >= 0.01 else f"{v:.2e}"
+
+    m = pd.DataFrame([{"benchmark": r["bench"], "case": r["case"], "value": fmt(r["value"]), "unit": r["unit"]}
+                      for r in rows])
+    t = pd.DataFrame([{"target": x["target"], "case": x["case"], "measured": f"{x['measured']:.3g}",
+                       "limit": f"{x['op']} {x['limit']:g}", "result": x["result"]} for x in targets])
+    text = ["MEASUREMENTS", m.to_string(index=False) if len(m) else "(none)", "",
+            "TARGETS", t.to_string(index=False) if len(t) else "(none)"]
+    md = ["| benchmark | case | value | unit |", "| --- | --- | ---: | --- |"]
+    md += [f"| {r.benchmark} | {r.case} | {r.value} | {r.unit} |" for r in m.itertuples()]
+    md += ["", "| target | case | measured | limit | result |", "| --- | --- | ---: | --- | --- |"]
+    md += [f"| {r.target} | {r.case} | {r.measured} | {r.limit} | {r.result} |" for r in t.itertuples()]
+    return "\n".join(text), "\n".join(md) + "\n"
+
+
+def run(args: argparse.Namespace) -> int:
+    s = _settings(args)
+    if s.threads == 1:  # as `pps train`: keep XLA's CPU pool on one core (before jax is imported)
+        os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
+    import torch
+
+    from pps import atomic
+    from pps.bench.common import host_record, say
+    from pps.bench.targets import evaluate_targets
+
+    torch.set_num_threads(s.threads)
+    selected = s.only or BENCHES
+    started = time.perf_counter()
+    rows: list[dict[str, Any]] = []
+    skipped: list[str] = []
+    say(f"mode={s.mode} device={s.device} threads={s.threads} benches={','.join(selected)}")
+    if "learner" in selected:
+        from pps.bench.learner import bench_learner
+
+        if s.device == "cuda" and not torch.cuda.is_available():
+            msg = "--device cuda: torch sees no CUDA device here; skipping the CUDA learner-update benchmarks"
+            print(f"pps bench: {msg}", file=sys.stderr)
+            skipped.append(msg)
+        else:
+            rows += bench_learner(s, torch.device(s.device))
+    if "aggregation" in selected:
+        from pps.bench.aggregation import bench_aggregation
+
+        rows += bench_aggregation(s)
+    if "env" in selected:
+        from pps.bench.envs import bench_envs
+
+        rows += bench_envs(s)
+    if "e2e" in selected:
+        from pps.bench.end_to_end import bench_end_to_end
+
+        rows += bench_end_to_end(s)
+    if "memory" in selected:
+        from pps.bench.memory import bench_memory
+
+        rows += bench_memory(s)
+    targets = evaluate_targets(rows, s.interval)
+    text, md = format_tables(rows, targets)
+    name = s.mode + ("-cuda" if s.device == "cuda" else "")
+    record = {
+        "schema": 1,
+        "mode": s.mode,
+        "host": host_record(s),
+        "settings": s.as_dict(),
+        "wall_s": round(time.perf_counter() - started, 2),
+        "skipped": skipped,
+        "rows": rows,
+        "targets": targets,
+    }
+    atomic.write_json(args.out / f"{name}.json", record)
+    atomic.write_text(args.out / f"{name}.md", md)
+    print(text)
+    say(f"done in {record['wall_s']:.0f} s; wrote {args.out / (name + '.json')} and .md")
+    failed = [t for t in targets if t["result"] == "FAIL"]
+    return 1 if (args.strict and failed) else 0

@@ -1,0 +1,110 @@
+"""Learner update time: slot-stacked independent agents vs one shared agent vs a per-agent loop.
+
+One "update" is `Learner.update(batch)`: build inputs, online and target unrolls, double-Q
+targets, QMIX mixer, masked TD loss, backward, grad-norm clip and an Adam step.
+The batch is synthetic (random observations, all actions available, every step filled)
+with the map's real dimensions from `env_info`, B episodes of T steps.
+
+The reference learner replaces only the agent unroll (`agent_qs`) by the structure of the
+authors' code: N separate `RNNAgent` modules, `for t in T: for i in N: q, h_i = agent_i(x[:, t, i], h_i)`.
+Mixer, targets, loss and optimiser are the suite's own, so the difference is the agent loop.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from pps.bench.common import Settings, median_time, row, say
+from pps.buffer import EpisodeBatch
+from pps.learner import Learner, LearnerConfig
+from pps.nets.agents import RNNAgent, SlotAgents, SlotLayout
+from pps.nets.mixers import QMixer
+
+VARIANTS = ("shared", "independent", "reference-loop")
+
+
+def learner_config() -> LearnerConfig:
+    """The authors' optimisation settings (DESIGN §3)."""
+    return LearnerConfig(gamma=0.99, lr=5e-4, optimizer="adam", grad_clip=10.0, double_q=True, td_lambda=0.0,
+                         target_update_interval=200, reward_scale=1.0)
+
+
+def synthetic_batch(b: int, t: int, n: int, obs_dim: int, state_dim: int, n_actions: int,
+                    device: torch.device, seed: int = 0) -> EpisodeBatch:
+    g = torch.Generator().manual_seed(seed)
+    return EpisodeBatch(
+        obs=torch.randn(b, t + 1, n, obs_dim, generator=g),
+        state=torch.randn(b, t + 1, state_dim, generator=g),
+        avail=torch.ones(b, t + 1, n, n_actions, dtype=torch.bool),
+        actions=torch.randint(0, n_actions, (b, t, n), generator=g),
+        reward=torch.rand(b, t, generator=g),
+        terminated=torch.zeros(b, t, dtype=torch.bool),
+        filled=torch.ones(b, t, dtype=torch.bool),
+    ).to(device)
+
+
+class AgentLoop(nn.Module):
+    """N plain `RNNAgent`s (the authors' per-agent networks), with SlotAgents' attribute names."""
+
+    def __init__(self, n_agents: int, input_dim: int, hidden: int, n_actions: int) -> None:
+        super().__init__()
+        self.n_agents, self.input_dim, self.hidden, self.n_actions = n_agents, input_dim, hidden, n_actions
+        self.nets = nn.ModuleList(RNNAgent(input_dim, hidden, n_actions) for _ in range(n_agents))
+
+
+class ReferenceLoopLearner(Learner):
+    """`Learner` with the agent unroll written as the authors' code: per time step, per agent."""
+
+    def agent_qs(self, agents: AgentLoop, inputs: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        b, t, n, _ = inputs.shape
+        hs = [inputs.new_zeros(b, agents.hidden) for _ in range(n)]
+        steps = []
+        for ti in range(t):
+            qs = []
+            for i, net in enumerate(agents.nets):
+                q, hs[i] = net(inputs[:, ti, i], hs[i])
+                qs.append(q)
+            steps.append(torch.stack(qs, dim=1))  # [B, N, A]
+        return torch.stack(steps, dim=1)  # [B, T, N, A]
+
+
+def build_learner(variant: str, n: int, input_dim: int, hidden: int, n_actions: int, state_dim: int,
+                  device: torch.device, seed: int = 0) -> Learner:
+    torch.manual_seed(seed)
+    mixer = QMixer(n, state_dim, embed=32, hypernet_hidden=64, hypernet_layers=1).to(device)
+    if variant == "reference-loop":
+        agents = AgentLoop(n, input_dim, hidden, n_actions).to(device)
+        return ReferenceLoopLearner(agents, SlotLayout("per_agent", n, n), mixer, learner_config())  # type: ignore[arg-type]
+    n_slots = 1 if variant == "shared" else n
+    slots = SlotAgents(n_slots, input_dim, hidden, n_actions)
+    slots.reset_parameters(torch.Generator().manual_seed(seed))
+    slots.to(device)
+    layout = SlotLayout("shared" if n_slots == 1 else "per_agent", n, n_slots)
+    return Learner(slots, layout, mixer, learner_config())
+
+
+def bench_learner(s: Settings, device: torch.device) -> list[dict[str, Any]]:
+    from pps.envs.registry import env_info
+
+    sync = torch.cuda.synchronize if device.type == "cuda" else None
+    rows = []
+    for map_name in s.learner_maps:
+        info = env_info("smax", map_name)
+        n, a = info.n_agents, info.n_actions
+        input_dim = info.obs_dim + a + n
+        batch = synthetic_batch(s.batch_episodes, s.episode_len, n, info.obs_dim, info.state_dim, a, device, s.seed)
+        for variant in VARIANTS:
+            learner = build_learner(variant, n, input_dim, s.hidden, a, info.state_dim, device, s.seed)
+            repeats = s.reference_repeats if variant == "reference-loop" else s.repeats
+            warmup = min(s.warmup, 1) if variant == "reference-loop" else s.warmup
+            say(f"learner {map_name} (N={n}) {variant}: {warmup} warm-up + {repeats} timed updates")
+            median, times = median_time(lambda: learner.update(batch), warmup, repeats, sync)
+            rows.append(row("learner_update", f"{map_name} N={n} {variant}", median * 1e3, "ms/update",
+                            map=map_name, n_agents=n, variant=variant, device=str(device),
+                            batch_episodes=s.batch_episodes, episode_len=s.episode_len, input_dim=input_dim,
+                            n_actions=a, state_dim=info.state_dim, warmup=warmup, repeats=repeats,
+                            times_s=[round(x, 6) for x in times]))
+    return rows

@@ -1,0 +1,211 @@
+"""Unit tests of the analysis layer on synthetic data whose answers are known by construction."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis_fixtures import write_run
+from pps.analysis import convergence as C
+from pps.analysis import stats as S
+from pps.analysis.aggregate import build_curves, build_final, grid_step
+from pps.analysis.runs import load_runs, scan_runs
+from pps.errors import UserError
+
+
+# --------------------------------------------------------------------------- statistics
+def test_iqm_of_a_known_sample():
+    # 8 values: trim 25% each side -> mean of the middle four (3, 4, 5, 6) = 4.5
+    assert S.iqm(np.array([100.0, 1, 3, 4, 5, 6, 2, -50])) == pytest.approx((2 + 3 + 4 + 5) / 4)
+    assert S.iqm(np.arange(1.0, 9.0)) == pytest.approx(4.5)
+
+
+def test_probability_of_improvement_hand_value():
+    x, y = [1.0, 2.0, 3.0], [2.0, 2.0, 0.0]
+    # pairs: 1 vs (2,2,0): 0+0+1 ; 2 vs: .5+.5+1 ; 3 vs: 1+1+1  -> 6/9
+    assert S.probability_of_improvement(x, y) == pytest.approx(6 / 9)
+    assert S._pi_vectorised(np.array(x), np.array(y)) == pytest.approx(6 / 9)
+    assert S.probability_of_improvement([1, 1], [1, 1]) == pytest.approx(0.5)
+
+
+def test_fdr_against_hand_computed_benjamini_hochberg():
+    p = [0.01, 0.04, 0.03, 0.20, np.nan]
+    # sorted 0.01, 0.03, 0.04, 0.20 (m=4): p*m/rank = .04, .06, .0533, .20; then the running
+    # minimum from the largest rank down: .04, .0533, .0533, .20 (0.03 inherits 0.04's value)
+    expected = [0.04, 0.16 / 3, 0.16 / 3, 0.20]
+    got = S.fdr_bh(p)
+    np.testing.assert_allclose(got[:4], expected, rtol=1e-6)
+    assert np.isnan(got[4])
+
+
+def test_large_effect_detected_same_distribution_not():
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(0.8, 0.05, 10), rng.normal(0.3, 0.05, 10)
+    assert S.welch_p(a, b) < 0.01 and S.mannwhitney_p(a, b) < 0.01
+    assert S.hedges_g(a, b) > 3 and S.probability_of_improvement(a, b) == 1.0
+    c, d = rng.normal(0.5, 0.1, 10), rng.normal(0.5, 0.1, 10)
+    assert S.welch_p(c, d) > 0.05 and S.mannwhitney_p(c, d) > 0.05
+
+
+def test_hedges_g_hand_value():
+    x, y = np.array([1.0, 2, 3]), np.array([3.0, 4, 5])
+    # pooled sd 1, d = -2, J = 1 - 3/(4*6-9) = 0.8
+    assert S.hedges_g(x, y) == pytest.approx(-1.6)
+
+
+def test_bootstrap_ci_tiny_and_degenerate_samples():
+    rng = np.random.default_rng(0)
+    assert np.isnan(S.bootstrap_ci([0.5], S.iqm, rng)[0])
+    lo, hi, note = S.bootstrap_ci([0.3, 0.3, 0.3], S.iqm, rng)
+    assert lo == hi == pytest.approx(0.3) and "equal" in note
+    lo, hi, note = S.bootstrap_ci([0.1, 0.2, 0.9], S.mean, rng)
+    assert lo <= 0.4 <= hi and note == ""
+
+
+def _final(rows):
+    df = pd.DataFrame(rows, columns=["env", "map", "method", "interval", "seed", "final_test_win_rate"])
+    df["interval"] = df["interval"].astype("Int64")
+    return df
+
+
+def test_cell_stats_is_deterministic_and_compares_to_baseline():
+    rows = [("smax", "3m", "qmix", None, s, v) for s, v in enumerate([0.1, 0.2, 0.15, 0.12, 0.18])]
+    rows += [("smax", "3m", "a-pps", 300, s, v) for s, v in enumerate([0.8, 0.9, 0.85, 0.82, 0.88])]
+    rows += [("smax", "3m", "rs-pps", 300, s, v) for s, v in enumerate([0.1, 0.2, 0.15, 0.12, 0.18])]
+    final = _final(rows)
+    a, b = S.cell_stats(final, "qmix", 0), S.cell_stats(final, "qmix", 0)
+    pd.testing.assert_frame_equal(a, b)
+    apps = a[a["method"] == "a-pps"].iloc[0]
+    assert apps["diff"] == pytest.approx(0.85 - 0.15) and apps["prob_improvement"] == 1.0
+    assert apps["mannwhitney_p"] < 0.01 and apps["iqm_ci_low"] <= apps["iqm"] <= apps["iqm_ci_high"]
+    same = a[a["method"] == "rs-pps"].iloc[0]
+    assert same["prob_improvement"] == 0.5 and same["mannwhitney_p_fdr"] > 0.5
+    np.testing.assert_allclose(a["welch_p_fdr"].dropna(), S.fdr_bh(a["welch_p"].dropna()))
+
+
+def test_stratified_aggregate_relative_improvement():
+    rows = []
+    for m, base in (("3m", 0.5), ("8m", 0.4)):
+        rows += [("smax", m, "qmix", None, s, base) for s in range(3)]
+        rows += [("smax", m, "a-pps", 300, s, base * 1.2) for s in range(3)]
+    agg = S.aggregate_across_maps(_final(rows), "qmix", 0)
+    r = agg[agg["method"] == "a-pps"].iloc[0]
+    # pooled IQM of (0.6 x3, 0.48 x3) = trim 1 each side of 6 -> mean(.48,.48,.6,.6)=.54; qmix .45
+    assert r["iqm"] == pytest.approx(0.54) and r["rel_improvement"] == pytest.approx(0.2)
+    assert r["n_maps"] == 2 and r["prob_improvement"] == 1.0
+
+
+# --------------------------------------------------------------------------- convergence
+def test_smoothing_is_trailing_mean():
+    np.testing.assert_allclose(C.smooth(np.array([0, 3, 6, 9.0]), 3), [0, 1.5, 3, 6])
+    np.testing.assert_allclose(C.smooth(np.array([0.2, 0.4]), 1), [0.2, 0.4])
+
+
+def test_threshold_crossed_at_known_step_with_and_without_smoothing():
+    steps = np.arange(0, 11) * 1000.0
+    values = steps / 10_000  # linear 0 -> 1
+    assert C.first_crossing(steps, values, 0.5) == 5000
+    assert C.first_crossing(steps, values, 0.8) == 8000
+    # trailing mean over 3 lags by one evaluation on a line
+    assert C.first_crossing(steps, C.smooth(values, 3), 0.5) == 6000
+    assert np.isnan(C.first_crossing(steps, values, 1.01))
+
+
+def test_normalised_auc_of_a_linear_curve_is_half():
+    steps = np.arange(0, 101) * 1000.0
+    assert C.normalised_auc(steps, steps / steps[-1]) == pytest.approx(0.5)
+    assert C.normalised_auc(steps, np.ones_like(steps)) == pytest.approx(1.0)
+
+
+def test_convergence_from_run_folders(tmp_path):
+    runs = tmp_path / "runs"
+    # linear win rate t / T: crosses 0.5 at 50k, 0.8 at 80k; a constant 0 run never does
+    for seed in range(3):
+        write_run(runs, method="qmix", seed=seed, win=lambda s: s / 100_000, jitter=0)
+        write_run(runs, method="a-pps", interval=300, seed=seed, win=lambda s: np.minimum(1, 2 * s / 100_000))
+    write_run(runs, method="a-pps", interval=300, seed=3, win=0.0)
+    curves = build_curves(load_runs(runs, report=lambda _: None))
+    conv = C.run_convergence(curves, [0.5, 0.8], 1)
+    q = conv[(conv["method"] == "qmix") & (conv["threshold"] == 0.5)]
+    assert list(q["steps_to_threshold"]) == [50_000] * 3
+    assert q["norm_auc"].tolist() == pytest.approx([0.5] * 3)
+    a = conv[(conv["method"] == "a-pps") & (conv["threshold"] == 0.8)]
+    assert list(a["steps_to_threshold"].iloc[:3]) == [40_000] * 3 and not a["reached"].iloc[3]
+    sp = C.speedup_table(conv, "qmix", 0)
+    r = sp[(sp["method"] == "a-pps") & (sp["threshold"] == 0.5)].iloc[0]
+    assert r["n_reached"] == 3 and r["n_not_reached"] == 1
+    # medians: qmix 50k; a-pps (25k, 25k, 25k, censored 100k) -> 25k; speed-up 2
+    assert r["speedup"] == pytest.approx(2.0) and r["bound"] == ""
+
+
+# --------------------------------------------------------------------------- aggregation and inputs
+def test_grid_interpolation_aligns_jittered_runs(tmp_path):
+    runs = tmp_path / "runs"
+    write_run(runs, seed=0, win=lambda s: s / 100_000, jitter=0)
+    write_run(runs, seed=1, win=lambda s: s / 100_000, jitter=37, t_max=100_000)
+    loaded = load_runs(runs, report=lambda _: None)
+    assert grid_step(loaded) == 5000
+    curves = build_curves(loaded)
+    win = curves[curves["metric"] == "test_win_rate"]
+    s1 = win[win["seed"] == 1].set_index("step")["value"]
+    # a linear curve stays linear under linear interpolation
+    assert s1.loc[50_000] == pytest.approx(0.5, abs=1e-3)
+    assert set(win[win["seed"] == 0]["step"]) == set(range(0, 100_001, 5000))
+    # no extrapolation: seed 1 starts at 0 and ends at 100_037, so it has every grid point
+    loss = curves[(curves["metric"] == "loss") & (curves["seed"] == 0)]
+    assert loss["step"].min() == 5000  # loss is empty at step 0 and not extrapolated
+    final = build_final(loaded, 3)
+    assert final["final_test_win_rate"].iloc[0] == pytest.approx(np.mean([0.9, 0.95, 1.0]))
+    assert final["interval"].isna().all()
+
+
+def test_no_runs_is_a_user_error(tmp_path):
+    (tmp_path / "runs").mkdir()
+    with pytest.raises(UserError, match="No run folders"):
+        load_runs(tmp_path / "runs")
+    with pytest.raises(UserError, match="does not exist"):
+        load_runs(tmp_path / "nowhere")
+
+
+def test_incomplete_runs_are_reported_and_left_out(tmp_path):
+    runs = tmp_path / "runs"
+    write_run(runs, seed=0, win=0.5)
+    no_json = write_run(runs, seed=1, win=0.5, write_json=False)
+    running = write_run(runs, seed=2, win=0.5, status="running", partial=True)
+    crashed = write_run(runs, seed=3, win=0.5, status="finished", partial=True)
+    lines = []
+    loaded = load_runs(runs, report=lines.append)
+    assert [r.seed for r in loaded] == [0]
+    text = "\n".join(lines)
+    assert str(no_json) in text and "no run.json" in text
+    assert str(running) in text and "'running'" in text
+    assert str(crashed) in text and "only metrics.csv.partial" in text
+
+
+def test_wrong_columns_is_an_error_naming_the_file(tmp_path):
+    runs = tmp_path / "runs"
+    write_run(runs, seed=0)
+    bad = write_run(runs, seed=1, columns=["step", "episodes", "updates", "wall_s", "win_rate"])
+    with pytest.raises(UserError) as err:
+        load_runs(runs)
+    assert str(bad / "metrics.csv") in str(err.value) and "test_win_rate" in str(err.value)
+    lines = []
+    assert len(load_runs(runs, skip_invalid=True, report=lines.append)) == 1
+    assert str(bad / "metrics.csv") in lines[0]
+
+
+def test_run_json_must_match_its_folder(tmp_path):
+    runs = tmp_path / "runs"
+    write_run(runs, seed=0, json_overrides={"seed": 7})
+    scan = scan_runs(runs)
+    assert not scan.runs and "seed7" in scan.invalid[0].reason
+
+
+def test_interval_is_empty_for_non_aggregating_methods(tmp_path):
+    runs = tmp_path / "runs"
+    write_run(runs, method="qmix", json_overrides={"interval": 300})  # recorded but meaningless
+    write_run(runs, method="rs-pps", interval=50)
+    final = build_final(load_runs(runs, report=lambda _: None), 3)
+    intervals = final.set_index("method")["interval"]
+    assert pd.isna(intervals["qmix"]) and intervals["rs-pps"] == 50

@@ -1,0 +1,183 @@
+"""The smac backend's set-up errors and its stepping loop, without StarCraft II.
+
+There is no StarCraft II here, so: SMAC3 (the other PyPI 'smac') is simulated by a fake
+package on sys.path or in sys.modules; a missing StarCraft II by pointing SC2PATH (or
+HOME) at an empty temp dir; and the B-env loop runs against a stub StarCraft2Env.
+"""
+
+from __future__ import annotations
+
+import importlib
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+
+from pps.envs import registry
+from pps.errors import UserError
+
+
+@pytest.fixture
+def no_smac(monkeypatch):
+    """Forget any imported smac so each test controls what `import smac` finds."""
+    for name in [m for m in sys.modules if m == "smac" or m.startswith("smac.")]:
+        monkeypatch.delitem(sys.modules, name)
+    importlib.invalidate_caches()
+    yield
+    importlib.invalidate_caches()
+
+
+def _write(path, text=""):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text))
+
+
+@pytest.fixture
+def fake_smac3(tmp_path, monkeypatch, no_smac):
+    root = tmp_path / "site"
+    _write(root / "smac" / "__init__.py", '__version__ = "2.3.1"\n')
+    _write(root / "smac" / "facade" / "__init__.py")
+    _write(root / "smac-2.3.1.dist-info" / "METADATA", "Metadata-Version: 2.1\nName: smac\nVersion: 2.3.1\n")
+    monkeypatch.syspath_prepend(str(root))
+    importlib.invalidate_caches()
+    return root
+
+
+STUB_ENV = '''
+import numpy as np
+
+class StarCraft2Env:
+    """A stand-in with SMAC's API: 3 agents, 9 actions; env seed s ends after 2+s%3 steps,
+    won when the seed is even."""
+    def __init__(self, map_name="3m", seed=None, **kw):
+        self.map_name, self.seed, self.t = map_name, seed or 0, 0
+    def get_env_info(self):
+        return {"n_agents": 3, "n_actions": 9, "obs_shape": 30, "state_shape": 48, "episode_limit": 60}
+    def reset(self):
+        self.t = 0
+        return self.get_obs(), self.get_state()
+    def step(self, actions):
+        assert len(actions) == 3
+        self.t += 1
+        done = self.t >= 2 + self.seed % 3
+        return 1.0, done, {"battle_won": done and self.seed % 2 == 0}
+    def get_obs(self):
+        return [np.full(30, self.t, dtype=np.float32) for _ in range(3)]
+    def get_state(self):
+        return np.full(48, self.seed, dtype=np.float32)
+    def get_avail_actions(self):
+        return [[1] * 6 + [0] * 3 for _ in range(3)]
+    def close(self):
+        pass
+'''
+
+
+@pytest.fixture
+def fake_oxwhirl_smac(tmp_path, monkeypatch, no_smac):
+    root = tmp_path / "site"
+    _write(root / "smac" / "__init__.py")
+    _write(root / "smac" / "env" / "__init__.py", "from smac.env.starcraft2.starcraft2 import StarCraft2Env\n")
+    _write(root / "smac" / "env" / "starcraft2" / "__init__.py")
+    _write(root / "smac" / "env" / "starcraft2" / "starcraft2.py", STUB_ENV)
+    monkeypatch.syspath_prepend(str(root))
+    importlib.invalidate_caches()
+    return root
+
+
+def test_smac_missing_is_reported(monkeypatch, no_smac):
+    monkeypatch.setattr(registry, "_smac_package_dirs", lambda: ([], None))
+    ok, why = registry.backend_available("smac")
+    assert not ok and "not installed" in why and "oxwhirl/smac" in why
+
+
+def test_smac3_on_path_is_detected(fake_smac3):
+    ok, why = registry.backend_available("smac")
+    assert not ok
+    assert "SMAC3" in why and "2.3.1" in why
+    assert "pip uninstall smac && pip install git+https://github.com/oxwhirl/smac.git" in why
+    with pytest.raises(UserError) as e:
+        registry.make_env("smac", "MMM2", 1, 0)
+    assert "SMAC3" in str(e.value) and "pip uninstall smac" in str(e.value)
+    with pytest.raises(UserError) as e:
+        registry.env_info("smac", "corridor")
+    assert "SMAC3" in str(e.value)
+
+
+def test_smac3_already_imported_is_detected(monkeypatch, no_smac):
+    import types
+
+    fake = types.ModuleType("smac")
+    fake.__version__ = "2.0.0"
+    fake.HyperparameterOptimizationFacade = object
+    monkeypatch.setitem(sys.modules, "smac", fake)
+    ok, why = registry.backend_available("smac")
+    assert not ok and "SMAC3 2.0.0" in why and "pip uninstall smac" in why
+
+
+def test_missing_sc2path_names_the_variable(fake_oxwhirl_smac, tmp_path, monkeypatch):
+    missing = tmp_path / "nowhere" / "StarCraftII"
+    monkeypatch.setenv("SC2PATH", str(missing))
+    ok, why = registry.backend_available("smac")
+    assert not ok and "SC2PATH" in why and str(missing) in why
+    with pytest.raises(UserError) as e:
+        registry.make_env("smac", "3m", 2, 0)
+    assert "SC2PATH" in str(e.value) and str(missing) in str(e.value)
+    assert "s2client-proto" in str(e.value)  # where to get it
+
+
+def test_default_sc2_path_is_home_starcraftii(fake_oxwhirl_smac, tmp_path, monkeypatch):
+    monkeypatch.delenv("SC2PATH", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    ok, why = registry.backend_available("smac")
+    assert not ok and "SC2PATH" in why and str(tmp_path / "StarCraftII") in why
+
+
+@pytest.fixture
+def fake_sc2(tmp_path, monkeypatch):
+    sc2 = tmp_path / "StarCraftII"
+    (sc2 / "Versions").mkdir(parents=True)
+    _write(sc2 / "Maps" / "SMAC_Maps" / "3m.SC2Map", "stub")
+    monkeypatch.setenv("SC2PATH", str(sc2))
+    return sc2
+
+
+def test_missing_smac_map_is_reported(fake_oxwhirl_smac, fake_sc2):
+    assert registry.backend_available("smac") == (True, "")
+    rows = {e.map: e for e in registry.list_maps("smac")}
+    assert rows["3m"].usable_here and not rows["MMM2"].usable_here
+    assert "SMAC_Maps" in rows["MMM2"].why_not
+    with pytest.raises(UserError) as e:
+        registry.make_env("smac", "MMM2", 1, 0)
+    assert "MMM2.SC2Map" in str(e.value)
+
+
+def test_stepping_loop_with_stub_env(fake_oxwhirl_smac, fake_sc2):
+    env = registry.make_env("smac", "3m", 3, seed=0)  # env seeds 0, 1, 2: ends after 2, 3, 4 steps
+    assert (env.info.n_agents, env.info.n_actions, env.info.obs_dim, env.info.state_dim) == (3, 9, 30, 48)
+    assert env.info.unit_type_names == ("marine",) * 3 and env.info.episode_limit == 60
+    ob = env.reset()
+    assert ob.obs.shape == (3, 3, 30) and ob.state.shape == (3, 48) and ob.avail.shape == (3, 3, 9)
+    assert ob.obs.dtype == torch.float32 and ob.avail.dtype == torch.bool
+    acts = torch.zeros(3, 3, dtype=torch.long)
+    dones, wons, rewards = [], [], []
+    for _ in range(4):
+        res = env.step(acts)
+        dones.append(res.done.tolist()), wons.append(res.won.tolist()), rewards.append(res.reward.tolist())
+    assert dones == [[False] * 3, [True, False, False], [True, True, False], [True, True, True]]
+    assert wons[-1] == [True, False, True]
+    assert rewards[2] == [0.0, 1.0, 1.0] and rewards[3] == [0.0, 0.0, 1.0]  # finished envs pay 0
+    assert res.obs[0, 0, 0] == 2  # env 0 frozen at its last observation
+    state = env.get_rng_state()
+    env.set_rng_state(state)
+    env.close()
+
+
+def test_pps_maps_lists_smac_maps_as_unusable_here():
+    out = subprocess.run([sys.executable, "-m", "pps.cli", "maps", "--env", "smac"], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    lines = [ln for ln in out.stdout.splitlines() if ln.startswith("smac ")]
+    assert any(" MMM2 " in ln for ln in lines) and any(" corridor " in ln for ln in lines)
+    if not registry.backend_available("smac")[0]:
+        assert all(" no [" in ln for ln in lines)

@@ -1,0 +1,237 @@
+"""The Snakemake workflow's grid and config validation, by dry runs (no job runs here).
+
+Every call runs `snakemake` on the repository's Snakefile in a temporary working directory,
+so nothing here touches the user's results/ or figures/.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import subprocess
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+from snakemake.api import SnakemakeApi
+from snakemake.settings.enums import Quietness
+from snakemake.settings.types import ConfigSettings, DAGSettings, OutputSettings, ResourceSettings
+from snakemake_interface_common.exceptions import WorkflowError
+
+from pps.envs import registry
+from pps.methods import METHODS
+
+REPO = Path(__file__).resolve().parents[1]
+SNAKEFILE = REPO / "Snakefile"
+PAPER = REPO / "workflow" / "config" / "paper.yaml"
+DEFAULT = REPO / "workflow" / "config" / "default.yaml"
+
+
+@dataclass
+class PlannedJob:
+    rule: str
+    output: list[str]
+    resources: dict
+    shellcmd: str
+
+
+def plan(workdir: Path, *targets: str, configfile: Path | None = None, **config) -> list[PlannedJob]:
+    """Every job `snakemake -n` would run, in-process (the CLI costs ~3 s of imports per call).
+
+    `config` is what `--config KEY=VALUE` gives; values as strings, exactly as the CLI parses
+    them (`seeds="[0,1]"`), go through the same parsing. Reads the DAG through Snakemake's API;
+    the DAG object itself is not public API, so this helper is the one place that touches it.
+    """
+    from snakemake.cli import parse_config
+
+    overrides = parse_config([f"{k}={v}" for k, v in config.items()])
+    cwd = os.getcwd()
+    try:
+        with SnakemakeApi(OutputSettings(quiet={Quietness.ALL})) as api:
+            workflow = api.workflow(
+                snakefile=SNAKEFILE, workdir=workdir,
+                config_settings=ConfigSettings(config=overrides, configfiles=[configfile] if configfile else []),
+                resource_settings=ResourceSettings(cores=1),
+            )
+            dag_api = workflow.dag(DAGSettings(targets=set(targets)))
+            with contextlib.redirect_stdout(io.StringIO()):
+                dag_api.summary()  # builds the DAG
+            dag = dag_api.workflow_api._workflow.dag
+            return [
+                PlannedJob(job.rule.name, [str(f) for f in job.output], dict(job.resources.items()),
+                           job.shellcmd or "")
+                for job in dag.jobs
+            ]
+    finally:
+        os.chdir(cwd)
+
+
+def snakemake_cli(workdir: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["snakemake", "-s", str(SNAKEFILE), "-d", str(workdir), *args],
+        capture_output=True, text=True, timeout=120,
+    )
+
+
+def train_runs(jobs: list[PlannedJob]) -> Counter:
+    """How many training runs each train rule plans."""
+    return Counter(j.rule for j in jobs if j.rule.startswith("train"))
+
+
+def expected_runs(maps: int, seeds: int, methods: list[str], intervals: int) -> int:
+    baselines = sum(not METHODS[m].aggregates for m in methods)
+    pps = sum(METHODS[m].aggregates for m in methods)
+    return maps * seeds * (baselines + pps * intervals)
+
+
+# ---------------------------------------------------------------------------- the grid
+
+
+def test_default_preset_covers_every_method(tmp_path):
+    cfg = yaml.safe_load(DEFAULT.read_text())
+    assert set(cfg["methods"]) == set(METHODS)
+    assert len(cfg["intervals"]) >= 2 and len(cfg["seeds"]) == 3 and cfg["maps"] == ["3m"]
+    jobs = plan(tmp_path)
+    assert train_runs(jobs) == {"train": 3 * 3, "train_pps": 3 * 3 * len(cfg["intervals"])}
+    assert Counter(j.rule for j in jobs if not j.rule.startswith("train")) == {
+        "aggregate": 1, "stats": 1, "plot": 1, "all": 1
+    }
+
+
+def test_paper_preset_plans_maps_x_seeds_x_methods(tmp_path):
+    cfg = yaml.safe_load(PAPER.read_text())
+    smac = [m for m in cfg["maps"] if cfg["envs"].get(m, cfg["envs"]["default"]) == "smac"]
+    assert set(smac) == {"MMM2", "corridor"}
+    usable = {e.map for e in registry.list_maps("smac") if e.usable_here}
+    maps_here = len(cfg["maps"]) - len([m for m in smac if m not in usable])
+    n = lambda maps: expected_runs(maps, len(cfg["seeds"]), cfg["methods"], len(cfg["intervals"]))  # noqa: E731
+
+    assert sum(train_runs(plan(tmp_path, configfile=PAPER)).values()) == n(maps_here)
+    assert sum(train_runs(plan(tmp_path, configfile=PAPER, use_smac="true")).values()) == n(5) == 450
+    assert sum(train_runs(plan(tmp_path, configfile=PAPER, use_smac="false")).values()) == n(3) == 270
+
+
+def test_paper_preset_replaces_the_default_one(tmp_path):
+    """--configfile paper.yaml must not inherit default.yaml's run keys (Snakemake merges)."""
+    jobs = plan(tmp_path, configfile=PAPER, maps="[8m]", seeds="[0]")
+    commands = [j.shellcmd for j in jobs if j.rule.startswith("train")]
+    assert len(commands) == 3 + 3 * 5
+    assert all("--set t_max=2000000" in c and "--set batch_size=96" in c for c in commands)
+    assert not any("n_envs" in c for c in commands)  # set in default.yaml, not in paper.yaml
+
+
+def test_command_line_narrows_any_preset(tmp_path):
+    jobs = plan(tmp_path, configfile=PAPER, maps="[3s_vs_5z]", seeds="[0,1]", methods="[qmix,rs-pps]",
+                intervals="[300]")
+    files = {f for j in jobs for f in j.output if f.endswith("metrics.csv")}
+    assert files == {
+        f"results/runs/smax/3s_vs_5z/{m}/{k}/seed{s}/metrics.csv"
+        for m, k in (("qmix", "-"), ("rs-pps", "300")) for s in (0, 1)
+    }
+
+
+def test_run_paths_are_unambiguous(tmp_path):
+    """Baselines live under <method>/-/, PPS methods under <method>/<K>/, one rule each."""
+    jobs = plan(tmp_path)
+    for job in (j for j in jobs if j.rule.startswith("train")):
+        assert [Path(f).name for f in job.output] == ["metrics.csv"]  # only the file a finished run has
+        for path in job.output:
+            _, _, env, map_name, method, interval, seed, _name = path.split("/")
+            assert (env, map_name) == ("smax", "3m") and seed in ("seed0", "seed1", "seed2")
+            if METHODS[method].aggregates:
+                assert job.rule == "train_pps" and interval in ("50", "200")
+            else:
+                assert job.rule == "train" and interval == "-"
+    (aggregate,) = [j for j in jobs if j.rule == "aggregate"]
+    assert aggregate.output == ["results/curves.csv", "results/final.csv"]
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "results/runs/smax/3m/qmix/50/seed0/metrics.csv",  # a baseline with an interval
+        "results/runs/smax/3m/a-pps/-/seed0/metrics.csv",  # a PPS method without one
+        "results/runs/smax/3m/a-pps/050/seed0/metrics.csv",  # the same K spelt two ways
+        "results/runs/smax/3m/qmix/-/seed0/extra/metrics.csv",  # a path read two ways
+        "results/runs/nope/3m/qmix/-/seed0/metrics.csv",  # an unknown backend
+    ],
+)
+def test_paths_that_name_no_valid_run_have_no_rule(tmp_path, target):
+    with pytest.raises(Exception, match="No rule to produce"):
+        plan(tmp_path, target)
+
+
+def test_train_command_passes_every_run_key(tmp_path):
+    (job,) = plan(
+        tmp_path, "results/runs/smax/3m/pp-pps/50/seed1/metrics.csv",
+        run="{t_max: 5000, double_q: false, pp_shared: [fc1.weight, fc1.bias]}",
+    )
+    command = job.shellcmd
+    run = yaml.safe_load(DEFAULT.read_text())["run"] | {"t_max": 5000, "double_q": False}
+    assert "pps train --env smax --map 3m --method pp-pps --interval 50 --seed 1" in command
+    assert "--out results/runs/smax/3m/pp-pps/50/seed1 " in command
+    for key, value in run.items():
+        text = str(value).lower() if isinstance(value, bool) else str(value)
+        assert f"--set {key}={text} " in command
+    assert "--set 'pp_shared=[fc1.weight,fc1.bias]'" in command
+    assert "--set threads=1 " in command
+
+
+def test_resources_scale_with_map_and_budget(tmp_path):
+    def train_resources(map_name="3m", **config):
+        (job,) = plan(tmp_path, f"results/runs/smax/{map_name}/qmix/-/seed0/metrics.csv", **config)
+        return job.resources
+
+    small = train_resources()
+    big = train_resources("8m", maps="[8m]")
+    longer = train_resources(run="{t_max: 2000000}")
+    assert small["_cores"] == 1 and small["mem_mb"] > 1000
+    assert big["mem_mb"] > small["mem_mb"] and big["runtime"] > small["runtime"]
+    assert longer["runtime"] > small["runtime"] and longer["mem_mb"] == small["mem_mb"]
+    site = train_resources(resources="{slurm: {slurm_partition: short, slurm_account: proj}}")
+    assert site["slurm_partition"] == "short" and site["slurm_account"] == "proj"
+    assert "slurm_partition" not in small
+
+
+# ---------------------------------------------------------------------------- validation
+
+
+@pytest.mark.parametrize(
+    "config, message",
+    [
+        ({"mpas": "[3m]"}, "unknown key 'mpas'. Did you mean 'maps'? Valid keys: baseline,"),
+        ({"maps": "[3mm]"}, "Unknown map '3mm'. Did you mean '3m'? Valid maps for env 'smax': 10m_vs_11m,"),
+        ({"maps": "[MMM2]"}, "Map 'MMM2' exists for env 'smac'"),
+        ({"methods": "[qmix,a-ps]"}, "Unknown method 'a-ps'. Did you mean 'a-pps'? Valid methods: a-pps,"),
+        ({"run": "{lrr: 0.001}"}, "unknown run key 'lrr'. Did you mean 'lr'? Valid run keys:"),
+        ({"run": "{map: 8m}"}, "run.map is set by the grid"),
+        ({"run": "{lr: fast}"}, "Config key 'lr' must be of type float"),
+        ({"seeds": "[a]"}, "'a' is not of type 'integer'"),
+        ({"intervals": "[0]"}, "0 is less than the minimum of 1"),
+        ({"baseline": "vdn", "methods": "[qmix,a-pps]"}, "the baseline 'vdn' is not among the methods"),
+        ({"envs": "{default: smaxx}"}, "Unknown env 'smaxx'. Did you mean 'smax'?"),
+        ({"use_smac": "maybe"}, "use_smac"),
+        ({"resources": "{train: {mem: 1}}"}, "'mem' was unexpected"),
+    ],
+)
+def test_bad_config_is_named_with_the_valid_values(tmp_path, config, message):
+    with pytest.raises(WorkflowError) as err:
+        plan(tmp_path, **config)
+    assert "Invalid workflow configuration" in str(err.value) and message in str(err.value)
+
+
+def test_bad_config_stops_the_real_command_before_any_job(tmp_path):
+    proc = snakemake_cli(tmp_path, "--cores", "1", "all", "--config", "mpas=[3m]")
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "unknown key 'mpas'. Did you mean 'maps'?" in out
+    assert "Building DAG" not in out and not (tmp_path / "results").exists()
+
+
+def test_workflow_is_lint_clean():
+    proc = subprocess.run(["snakemake", "--lint"], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Lints for" not in proc.stdout + proc.stderr
