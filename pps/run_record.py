@@ -116,6 +116,7 @@ def base_record(config: RunConfig, backend: str, label: str, deviations: list[st
         "seed": config.seed,
         "label": label,
         "mixer": config.effective_mixer,
+        "reward_scale": config.effective_reward_scale,
         "config": config.to_dict(),
         "versions": versions(),
         "git_commit": git_commit(),

@@ -65,6 +65,8 @@ def deviations(config: RunConfig) -> list[str]:
         out.append(f"{config.n_envs} parallel training envs; still one learner update per episode")
     if config.groups == "unit_type" and get_method(config.method).aggregates:
         out.append("aggregation groups by unit type (authors: all agents in one group)")
+    if config.env == "smax" and config.effective_reward_scale != 1.0:
+        out.append(f"SMAX rewards scaled by {config.effective_reward_scale:g} (SMAC's scale; SMAX pays at most ~2)")
     if config.compact_buffer:
         out.append("replay stores observations/states as float16")
     return out
@@ -100,7 +102,7 @@ class Trainer:
                            c.hypernet_layers).to(self.device)
         self.learner = Learner(self.agents, layout, mixer, LearnerConfig(
             gamma=c.gamma, lr=c.lr, optimizer=c.optimizer, grad_clip=c.grad_clip, double_q=c.double_q,
-            td_lambda=c.td_lambda, target_update_interval=c.target_update_interval, reward_scale=c.reward_scale))
+            td_lambda=c.td_lambda, target_update_interval=c.target_update_interval, reward_scale=c.effective_reward_scale))
         self.buffer = ReplayBuffer(c.buffer_size, info.episode_limit, n, info.obs_dim, info.state_dim, a,
                                    compact=c.compact_buffer, seed=seeds["replay"])
         self.explore = torch.Generator().manual_seed(seeds["explore"])

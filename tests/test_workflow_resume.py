@@ -130,8 +130,12 @@ def test_killed_workflow_resumes_without_retraining(tmp_path, fake_env, how):
         assert not (work / run / "metrics.csv").exists()  # a half-written run is not done
         assert (work / run / "metrics.csv.partial").exists()
 
-    # start again, as the README says: the same command (--rerun-incomplete is harmless)
-    again = subprocess.run(command(work, "--rerun-incomplete"), env=env, capture_output=True, text=True,
+    # start again, as the README says: after a hard kill Snakemake's lock is left behind and
+    # `--unlock` clears it; then the very same command, no extra flag needed
+    if how == "sigkill":
+        unlock = subprocess.run(command(work, "--unlock"), env=env, capture_output=True, text=True, timeout=120)
+        assert unlock.returncode == 0, unlock.stdout + unlock.stderr
+    again = subprocess.run(command(work), env=env, capture_output=True, text=True,
                            timeout=120)
     assert again.returncode == 0, again.stdout + again.stderr
     for run in RUNS:

@@ -1,18 +1,17 @@
-"""Atomic file writes and the shared CSV formats (DESIGN §4).
+"""The analysis layer's file formats (DESIGN §4) and their atomic writers.
 
-Every output of the analysis layer is written to a temporary file in the destination folder
-and moved into place with `os.replace`, so a reader (or Snakemake) never sees a half-written
-table or figure, and an interrupted command leaves the previous version intact. On failure
-the temporary file is removed: no `*.tmp` is ever left behind.
+Every output goes through `pps.atomic` (temp file in the destination folder, then
+`os.replace`), so a reader (or Snakemake) never sees a half-written table or figure, an
+interrupted command leaves the previous version intact, and no `*.tmp` is left behind.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from pps.atomic import atomic_path, write_text
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -25,26 +24,6 @@ FLOAT_FORMAT = "%.10g"
 CURVES_COLUMNS = ("env", "map", "method", "interval", "seed", "step", "metric", "value")
 RUN_KEY = ("env", "map", "method", "interval", "seed")
 CELL_KEY = ("env", "map", "method", "interval")
-
-
-@contextlib.contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path next to `path`; on success move it onto `path`, else delete it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-
-
-def write_text(path: str | os.PathLike, text: str) -> None:
-    with atomic_path(path) as tmp:
-        with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
 
 
 def write_csv(path: str | os.PathLike, df: "pd.DataFrame") -> None:
