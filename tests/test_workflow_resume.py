@@ -110,6 +110,7 @@ def wait_for(predicate, timeout: float) -> None:
         time.sleep(0.1)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("how", ["sigint", "sigkill"])
 def test_killed_workflow_resumes_without_retraining(tmp_path, fake_env, how):
     work = tmp_path / "work"
@@ -151,6 +152,7 @@ def test_killed_workflow_resumes_without_retraining(tmp_path, fake_env, how):
     assert done.returncode == 0 and "Nothing to be done" in done.stdout + done.stderr
 
 
+@pytest.mark.slow
 def test_failed_job_keeps_its_checkpoint(tmp_path, fake_env):
     """A job that fails (e.g. OOM, time limit) loses only metrics.csv, which it never wrote."""
     work = tmp_path / "work"

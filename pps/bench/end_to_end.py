@@ -5,7 +5,7 @@ insertion into the buffer, and one learner update per collected episode (DESIGN 
 aggregation events for PPS methods: exactly what `pps train` loops over, minus evaluation
 and checkpoints. Warm-up (not timed): the iterations until the buffer holds a batch, plus
 one more (JIT compile of the env, first updates, allocator). Then `e2e_iterations`
-iterations are timed.
+iterations are timed, the methods taking turns iteration by iteration.
 
 A-PPS aggregates at an interval chosen so that exactly one event falls in the timed
 window (at most every 300 updates, i.e. at least the authors' rate): conservative.
@@ -31,43 +31,49 @@ def bench_end_to_end(s: Settings) -> list[dict[str, Any]]:
     warm_updates = 2 * n_envs  # updates done in the warm-up: the first updating iteration + one more
     window_updates = s.e2e_iterations * n_envs
     for map_name in s.e2e_maps:
-        for method in s.e2e_methods:
-            keys: dict[str, Any] = {
-                "env": "smax", "map": map_name, "method": method, "seed": s.seed, "n_envs": n_envs,
-                "batch_size": batch, "buffer_size": max(1000, batch), "t_max": 10**9, "threads": s.threads,
-                "device": "cpu", "eval_episodes": 1, "rnn_hidden": s.hidden,
-            }
-            interval = None
-            if method in ("a-pps", "rs-pps", "pp-pps"):
-                interval = min(s.interval, warm_updates + window_updates)
-                keys["interval"] = interval
-                keys["rs_eval_episodes"] = s.rs_eval_episodes
-            config = resolve_config(keys)
-            with tempfile.TemporaryDirectory(prefix="pps-bench-") as tmp:
-                trainer = Trainer(config, Path(tmp), show_progress=False)
-                p, learner = trainer.progress, trainer.learner
+        with tempfile.TemporaryDirectory(prefix="pps-bench-") as tmp:
+            trainers, info = {}, {}
+            for method in s.e2e_methods:
+                keys: dict[str, Any] = {
+                    "env": "smax", "map": map_name, "method": method, "seed": s.seed, "n_envs": n_envs,
+                    "batch_size": batch, "buffer_size": max(1000, batch), "t_max": 10**9, "threads": s.threads,
+                    "device": "cpu", "eval_episodes": 1, "rnn_hidden": s.hidden,
+                }
+                if method in ("a-pps", "rs-pps", "pp-pps"):
+                    keys["interval"] = min(s.interval, warm_updates + window_updates)
+                    keys["rs_eval_episodes"] = s.rs_eval_episodes
+                config = resolve_config(keys)
+                trainer = trainers[method] = Trainer(config, Path(tmp) / method, show_progress=False)
                 say(f"end-to-end {map_name} {method}: warm-up (buffer fill to {batch} episodes + 1 iteration)")
                 t0 = time.perf_counter()
                 warm_iters = 0
-                while learner.updates == 0:
+                while trainer.learner.updates == 0:
                     trainer.iteration()
                     warm_iters += 1
                 trainer.iteration()
-                warm_iters += 1
-                warm_s = time.perf_counter() - t0
-                step0, upd0, agg0 = p.t_env, learner.updates, p.aggregations
-                t0 = time.perf_counter()
-                for _ in range(s.e2e_iterations):
+                info[method] = {"interval": config.effective_interval, "warmup_iterations": warm_iters + 1,
+                                "warmup_s": round(time.perf_counter() - t0, 3),
+                                "start": (trainer.progress.t_env, trainer.learner.updates,
+                                          trainer.progress.aggregations), "wall": 0.0}
+            # timed: the methods take turns iteration by iteration, so load changes hit all alike
+            for _ in range(s.e2e_iterations):
+                for method, trainer in trainers.items():
+                    t0 = time.perf_counter()
                     trainer.iteration()
-                wall = time.perf_counter() - t0
-                steps, updates = p.t_env - step0, learner.updates - upd0
+                    info[method]["wall"] += time.perf_counter() - t0
+            for method, trainer in trainers.items():
+                d = info[method]
+                p, wall = trainer.progress, d["wall"]
+                step0, upd0, agg0 = d["start"]
+                steps, updates = p.t_env - step0, trainer.learner.updates - upd0
                 sps = steps / wall if wall > 0 else math.nan
                 say(f"end-to-end {map_name} {method}: {sps:,.0f} env steps/s ({steps} steps, {updates} updates, "
                     f"{wall:.1f} s)")
-                rows.append(row("end_to_end", f"{map_name} {method}", sps, "env steps/s", map=map_name, method=method,
-                                n_envs=n_envs, batch_size=batch, interval=interval, warmup_iterations=warm_iters,
-                                warmup_s=round(warm_s, 3), timed_iterations=s.e2e_iterations, timed_s=round(wall, 4),
-                                env_steps=steps, updates=updates, aggregations=p.aggregations - agg0,
+                rows.append(row("end_to_end", f"{map_name} {method}", sps, "env steps/s", map=map_name,
+                                method=method, n_envs=n_envs, batch_size=batch, interval=d["interval"],
+                                warmup_iterations=d["warmup_iterations"], warmup_s=d["warmup_s"],
+                                timed_iterations=s.e2e_iterations, timed_s=round(wall, 4), env_steps=steps,
+                                updates=updates, aggregations=p.aggregations - agg0,
                                 updates_per_s=updates / wall if wall > 0 else math.nan,
                                 mean_episode_len=steps / (s.e2e_iterations * n_envs)))
     return rows

@@ -11,6 +11,8 @@ Throughput is env steps summed over the B envs per second.
 - bare: `jax.jit(lambda key, state, a: vmap(env.step_env)(split(key, B), state, a))`
   closing over the jaxmarl env, actions already jax arrays, results left in jax (async
   dispatch, blocked once at the end): the floor any backend built on jaxmarl can reach.
+- bare, blocked per step: the same, waiting for each step's result before the next call,
+  as any loop whose policy reads the observation must (reported for context).
 Repeats alternate between the two so slow drifts of the machine hit both alike.
 """
 
@@ -83,6 +85,14 @@ def bench_envs(s: Settings) -> list[dict[str, Any]]:
                 jax.block_until_ready(state)
                 return time.perf_counter() - t0
 
+            def bare_synced_rep() -> float:
+                state = jax.block_until_ready(bare_reset(keys[0]))
+                t0 = time.perf_counter()
+                for i in range(k):
+                    out = bare_step(keys[i], state, j_actions[i])
+                    state = jax.block_until_ready(out)[1]  # a policy needs each step's obs before the next
+                return time.perf_counter() - t0
+
             say(f"env {map_name} B={b}: compiling backend and bare loop")
             t0 = time.perf_counter()
             env.reset()
@@ -94,17 +104,22 @@ def bench_envs(s: Settings) -> list[dict[str, Any]]:
             st = bare_step(keys[0], st, j_actions[0])[1]
             jax.block_until_ready(bare_step(keys[0], st, j_actions[0]))
             compile_bare = time.perf_counter() - t0
-            backend_times, bare_times = [], []
+            backend_times, bare_times, synced_times = [], [], []
             for _ in range(max(s.env_repeats, 1)):
                 backend_times.append(backend_rep())
                 bare_times.append(bare_rep())
+                synced_times.append(bare_synced_rep())
             backend_sps = b * k / statistics.median(backend_times)
             bare_sps = b * k / statistics.median(bare_times)
-            say(f"env {map_name} B={b}: backend {backend_sps:,.0f} steps/s, bare {bare_sps:,.0f} steps/s")
+            synced_sps = b * k / statistics.median(synced_times)
+            say(f"env {map_name} B={b}: backend {backend_sps:,.0f} steps/s, bare {bare_sps:,.0f} steps/s, "
+                f"bare blocked per step {synced_sps:,.0f} steps/s")
             common = dict(map=map_name, n_envs=b, steps_per_repeat=k, repeats=s.env_repeats)
             rows.append(row("env_throughput", f"{map_name} B={b} backend", backend_sps, "env steps/s",
                             impl="backend", first_calls_s=round(compile_backend, 3), **common))
             rows.append(row("env_throughput", f"{map_name} B={b} bare jit", bare_sps, "env steps/s",
                             impl="bare", first_calls_s=round(compile_bare, 3), **common))
+            rows.append(row("env_throughput", f"{map_name} B={b} bare jit, blocked per step", synced_sps,
+                            "env steps/s", impl="bare_synced", **common))
             env.close()
     return rows

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from pps.bench.common import Settings, median_time, row, say
+from pps.bench.common import Settings, row, say
 from pps.buffer import EpisodeBatch
 from pps.learner import Learner, LearnerConfig
 from pps.nets.agents import RNNAgent, SlotAgents, SlotLayout
@@ -86,7 +86,33 @@ def build_learner(variant: str, n: int, input_dim: int, hidden: int, n_actions: 
     return Learner(slots, layout, mixer, learner_config())
 
 
+def time_interleaved(learners: dict[str, Learner], batch: EpisodeBatch, warmup: int, repeats: dict[str, int],
+                     sync=None) -> dict[str, list[float]]:
+    """Per-update wall times of each learner, the variants taking turns within every round, so
+    that a load change on a shared machine hits all of them alike (the ratios are what count)."""
+    import time
+
+    for name, learner in learners.items():
+        for _ in range(min(warmup, 1) if name == "reference-loop" else warmup):
+            learner.update(batch)
+    times: dict[str, list[float]] = {name: [] for name in learners}
+    for r in range(max(repeats.values())):
+        for name, learner in learners.items():
+            if r >= repeats[name]:
+                continue
+            if sync:
+                sync()
+            t0 = time.perf_counter()
+            learner.update(batch)
+            if sync:
+                sync()
+            times[name].append(time.perf_counter() - t0)
+    return times
+
+
 def bench_learner(s: Settings, device: torch.device) -> list[dict[str, Any]]:
+    import statistics
+
     from pps.envs.registry import env_info
 
     sync = torch.cuda.synchronize if device.type == "cuda" else None
@@ -96,15 +122,18 @@ def bench_learner(s: Settings, device: torch.device) -> list[dict[str, Any]]:
         n, a = info.n_agents, info.n_actions
         input_dim = info.obs_dim + a + n
         batch = synthetic_batch(s.batch_episodes, s.episode_len, n, info.obs_dim, info.state_dim, a, device, s.seed)
+        learners = {v: build_learner(v, n, input_dim, s.hidden, a, info.state_dim, device, s.seed) for v in VARIANTS}
+        repeats = {v: s.reference_repeats if v == "reference-loop" else s.repeats for v in VARIANTS}
+        say(f"learner {map_name} (N={n}, B={s.batch_episodes}, T={s.episode_len}, {device}): "
+            f"{', '.join(VARIANTS)} interleaved, {s.warmup} warm-up + {s.repeats} timed updates each "
+            f"({s.reference_repeats} for the loop)")
+        times = time_interleaved(learners, batch, s.warmup, repeats, sync)
         for variant in VARIANTS:
-            learner = build_learner(variant, n, input_dim, s.hidden, a, info.state_dim, device, s.seed)
-            repeats = s.reference_repeats if variant == "reference-loop" else s.repeats
-            warmup = min(s.warmup, 1) if variant == "reference-loop" else s.warmup
-            say(f"learner {map_name} (N={n}) {variant}: {warmup} warm-up + {repeats} timed updates")
-            median, times = median_time(lambda: learner.update(batch), warmup, repeats, sync)
+            median = statistics.median(times[variant])
+            say(f"learner {map_name} {variant}: {median * 1e3:.1f} ms/update")
             rows.append(row("learner_update", f"{map_name} N={n} {variant}", median * 1e3, "ms/update",
                             map=map_name, n_agents=n, variant=variant, device=str(device),
                             batch_episodes=s.batch_episodes, episode_len=s.episode_len, input_dim=input_dim,
-                            n_actions=a, state_dim=info.state_dim, warmup=warmup, repeats=repeats,
-                            times_s=[round(x, 6) for x in times]))
+                            n_actions=a, state_dim=info.state_dim, repeats=repeats[variant],
+                            min_ms=min(times[variant]) * 1e3, times_s=[round(x, 6) for x in times[variant]]))
     return rows

@@ -61,6 +61,11 @@ def evaluate_targets(rows: list[dict[str, Any]], interval: int) -> list[dict[str
                 out.append(_target("SMAX backend / bare jit", f"{r['map']} B={r['n_envs']}",
                                    r["value"] / bare["value"], ">=", 0.8,
                                    detail=f"backend {r['value']:.0f}, bare {bare['value']:.0f} steps/s"))
+            synced = _find(rows, "env_throughput", map=r["map"], n_envs=r["n_envs"], impl="bare_synced")
+            if synced is not None:
+                out.append(_target("SMAX backend / bare jit blocked per step", f"{r['map']} B={r['n_envs']}",
+                                   r["value"] / synced["value"], ">=", 0.8, applies=False,
+                                   detail=f"backend {r['value']:.0f}, bare blocked {synced['value']:.0f} steps/s"))
     for r in rows:
         if r["bench"] == "buffer_memory" and r["layout"] == "compact":
             f32 = _find(rows, "buffer_memory", map=r["map"], layout="float32")

@@ -187,6 +187,11 @@ def _compiled(map_name: str, n_envs: int, device_key: str):
         world = jnp.clip(obs_dict["world_state"].astype(jnp.float32) * state_scale, -1.0, 1.0)
         return obs.astype(jnp.float32), world, avail
 
+    def pack(*arrays):
+        """Every per-env output in one float32 row per env, so the host side converts one
+        array instead of six (each conversion waits on the device and costs Python time)."""
+        return jnp.concatenate([a.reshape(B, -1).astype(jnp.float32) for a in arrays], axis=1)
+
     def won_of(inner_state):
         alive = inner_state.unit_alive  # [B, n_units]
         return ~jnp.any(alive[:, n_allies:], axis=1) & jnp.any(alive[:, :n_allies], axis=1)
@@ -197,8 +202,7 @@ def _compiled(map_name: str, n_envs: int, device_key: str):
         # jaxmarl's reset makes some leaves weakly typed and step_env strongly typed; make
         # them all strong so step() sees one input signature and compiles once.
         state = jax.tree.map(lambda x: jax.lax.convert_element_type(x, x.dtype), state)
-        obs, world, avail = observe(obs_dict, state.state)
-        return key, state, obs, world, avail
+        return key, state, pack(*observe(obs_dict, state.state))
 
     def step(key, state, actions):
         key, sub = jax.random.split(key)
@@ -217,7 +221,7 @@ def _compiled(map_name: str, n_envs: int, device_key: str):
         done = was_done | dones["__all__"]
         won = done & won_of(frozen.state)
         obs, world, avail = observe(obs_dict, new_state.state)
-        return key, frozen, obs, world, avail, reward, done, won
+        return key, frozen, pack(obs, world, avail, reward, done, won)
 
     device = _jax_device(device_key)
     # Inputs are committed to `device` (the key is device_put there), so the calls run there.
@@ -244,6 +248,19 @@ def _to_torch(x, device: torch.device) -> torch.Tensor:
     return torch.from_dlpack(x).to(device)
 
 
+def _unpack(packed: torch.Tensor, b: int, n: int, obs_dim: int, state_dim: int, n_actions: int,
+            with_outcome: bool) -> tuple[torch.Tensor, ...]:
+    """Views into the packed [B, F] row per env: obs, state, avail (+ reward, done, won)."""
+    o, s, a = n * obs_dim, state_dim, n * n_actions
+    obs = packed[:, :o].view(b, n, obs_dim)
+    state = packed[:, o:o + s]
+    avail = packed[:, o + s:o + s + a].reshape(b, n, n_actions) > 0.5
+    if not with_outcome:
+        return obs, state, avail
+    tail = packed[:, o + s + a:]
+    return obs, state, avail, tail[:, 0], tail[:, 1] > 0.5, tail[:, 2] > 0.5
+
+
 class SmaxVecEnv:
     """B SMAX envs of one map (see the module docstring for episode, won and RNG rules)."""
 
@@ -258,13 +275,14 @@ class SmaxVecEnv:
         self._reset_fn, self._step_fn, self._jax_device = _compiled(map_name, self.n_envs, str(device))
         self._key = self.jax.device_put(self.jax.random.PRNGKey(int(seed) % (2**32)), self._jax_device)
         self._state = None
+        info = self.info
+        self._dims = (self.n_envs, info.n_agents, info.obs_dim, info.state_dim, info.n_actions)
 
     # -- protocol
 
     def reset(self) -> Observation:
-        self._key, self._state, obs, world, avail = self._reset_fn(self._key)
-        d = self.device
-        return Observation(_to_torch(obs, d), _to_torch(world, d), _to_torch(avail, d))
+        self._key, self._state, packed = self._reset_fn(self._key)
+        return Observation(*_unpack(_to_torch(packed, self.device), *self._dims, with_outcome=False))
 
     def step(self, actions: torch.Tensor) -> StepResult:
         if self._state is None:
@@ -275,12 +293,8 @@ class SmaxVecEnv:
             acts = actions.detach().numpy().astype(np.int32, copy=False)
         else:
             acts = self.jax.dlpack.from_dlpack(actions.detach().to(torch.int32).contiguous())
-        self._key, self._state, obs, world, avail, reward, done, won = self._step_fn(self._key, self._state, acts)
-        d = self.device
-        return StepResult(
-            _to_torch(obs, d), _to_torch(world, d), _to_torch(avail, d),
-            _to_torch(reward, d), _to_torch(done, d), _to_torch(won, d),
-        )
+        self._key, self._state, packed = self._step_fn(self._key, self._state, acts)
+        return StepResult(*_unpack(_to_torch(packed, self.device), *self._dims, with_outcome=True))
 
     def get_rng_state(self) -> Any:
         return np.array(self._key, dtype=np.uint32)

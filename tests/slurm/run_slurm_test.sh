@@ -28,6 +28,10 @@ if [[ $EUID -ne 0 ]]; then
     exit 2
 fi
 
+# one test cluster per machine: a second invocation waits instead of tearing this one down
+exec 9>/tmp/pps-slurm-test.lock
+flock -w "$TIMEOUT" 9 || { log "another SLURM test holds /tmp/pps-slurm-test.lock"; exit 1; }
+
 # ---------------------------------------------------------------- 1. install
 if ! command -v slurmctld >/dev/null || ! command -v slurmd >/dev/null || ! command -v munged >/dev/null \
     || ! command -v sbatch >/dev/null; then
@@ -76,7 +80,18 @@ chmod 755 "$STATE/munge/run"
 chmod 400 "$STATE/munge/munge.key"
 SOCKET="$STATE/munge/run/munge.socket.2"
 
-cat >"$STATE/slurm.conf" <<EOF
+# Slurm finds its config at /etc/slurm/slurm.conf: inside a job the executor plugin strips
+# SLURM_* variables (SLURM_CONF too) before it calls srun, so a private path is not enough.
+# Refuse to overwrite a slurm.conf that is not ours (this may be a real cluster node).
+CONF=/etc/slurm/slurm.conf
+MARKER="# pps-bench one-node test cluster (tests/slurm/run_slurm_test.sh)"
+if [[ -e "$CONF" ]] && ! grep -qF "$MARKER" "$CONF"; then
+    log "$CONF exists and is not the test cluster's: refusing to touch a real Slurm installation"
+    exit 2
+fi
+mkdir -p /etc/slurm
+cat >"$CONF" <<EOF
+$MARKER
 ClusterName=ppstest
 SlurmctldHost=$NODE
 SlurmUser=root
@@ -110,7 +125,7 @@ NodeName=$NODE CPUs=$CPUS RealMemory=$MEM_MB State=UNKNOWN
 PartitionName=debug Nodes=$NODE Default=YES MaxTime=INFINITE State=UP
 PartitionName=$PARTITION Nodes=$NODE Default=NO MaxTime=INFINITE State=UP
 EOF
-export SLURM_CONF="$STATE/slurm.conf"
+export SLURM_CONF="$CONF"
 
 cleanup() {
     local rc=$?
@@ -119,6 +134,7 @@ cleanup() {
     else
         log "stopping the test cluster"
         stop_cluster
+        grep -qF "$MARKER" "$CONF" 2>/dev/null && rm -f "$CONF"
     fi
     if [[ $rc -ne 0 ]]; then
         log "FAILED (exit $rc); daemon logs in $STATE/log, workflow in $WORK"
