@@ -236,6 +236,7 @@ class Trainer:
         if not path.exists():
             return False
         state = torch.load(path, map_location=self.device, weights_only=False)
+        rr.check_same_run(self.out_dir, state, self.config)
         self.load_state_dict(state)
         return True
 
@@ -255,15 +256,15 @@ def run_training(config: RunConfig, out_dir: Path, show_progress: bool = True) -
             return "already finished"
     out_dir.mkdir(parents=True, exist_ok=True)
     trainer = Trainer(config, out_dir, show_progress)
-    resumed = previous is not None and trainer.load_checkpoint()
-    if resumed:
-        record = dict(previous)
-        record["resumed"] = int(record.get("resumed", 0)) + 1
-        record["status"] = "running"
-        atomic.write_text(out_dir / rr.PARTIAL, rr.metrics_text(trainer.progress.rows))
+    resumed = trainer.load_checkpoint()  # the checkpoint carries its config, checked on load
+    if resumed and previous is not None:
+        record = dict(previous, status="running", resumed=int(previous.get("resumed", 0)) + 1)
     else:
         record = rr.base_record(config, trainer.info.backend_version, trainer.method.label, deviations(config))
         record["env_info"] = dataclasses.asdict(trainer.info)
+        record["resumed"] = int(resumed)
+    if resumed:  # rows after the checkpoint are replayed, so drop them from the partial file
+        atomic.write_text(out_dir / rr.PARTIAL, rr.metrics_text(trainer.progress.rows))
     rr.write_run_json(out_dir, record)
     try:
         trainer.train()
@@ -273,7 +274,6 @@ def run_training(config: RunConfig, out_dir: Path, show_progress: bool = True) -
         raise
     p = trainer.progress
     trainer.save_model()
-    atomic.write_text(out_dir / rr.METRICS, rr.metrics_text(p.rows))
     record |= {
         "status": "finished", "ended_at": rr.now(), "wall_s": round(p.wall_s, 3),
         "t_env": p.t_env, "episodes": p.episodes, "updates": trainer.learner.updates,
@@ -281,6 +281,8 @@ def run_training(config: RunConfig, out_dir: Path, show_progress: bool = True) -
         "steps_per_s": round(p.t_env / p.wall_s, 1) if p.wall_s > 0 else None,
     }
     rr.write_run_json(out_dir, record)
+    # metrics.csv last: its existence is what marks a run as finished (for Snakemake too)
+    atomic.write_text(out_dir / rr.METRICS, rr.metrics_text(p.rows))
     (out_dir / rr.PARTIAL).unlink(missing_ok=True)
     (out_dir / rr.CHECKPOINT).unlink(missing_ok=True)
     return "resumed" if resumed else "finished"

@@ -127,3 +127,36 @@ def test_out_dir_holding_another_run_is_refused_and_left_intact(tmp_path):
     assert done.returncode == 2 and "different run" in done.stderr and "Traceback" not in done.stderr
     assert (out / "metrics.csv").read_text() == "precious\n"
     assert json.loads((out / "run.json").read_text()) == record
+
+
+@pytest.mark.slow
+def test_resume_works_from_the_checkpoint_alone_and_refuses_a_foreign_one(tmp_path, monkeypatch):
+    """The checkpoint carries its config: losing run.json must not restart the run from scratch."""
+    from pps.errors import UserError
+    from pps.train import Trainer
+
+    config = resolve_config(TINY, {"method": "qmix-ns", "checkpoint_interval": 300})
+    out = tmp_path / "run"
+    real_iteration, calls = Trainer.iteration, []
+
+    def crash_on_the_tenth(self):
+        calls.append(1)
+        if len(calls) == 10:
+            raise KeyboardInterrupt
+        real_iteration(self)
+
+    monkeypatch.setattr(Trainer, "iteration", crash_on_the_tenth)
+    with pytest.raises(KeyboardInterrupt):
+        run_training(config, out, show_progress=False)
+    monkeypatch.setattr(Trainer, "iteration", real_iteration)
+    assert json.loads((out / "run.json").read_text())["status"] == "failed"
+    assert (out / "checkpoint.pt").exists()
+    (out / "run.json").unlink()
+
+    with pytest.raises(UserError, match="different run"):
+        run_training(resolve_config(config.to_dict(), {"seed": 9}), out, show_progress=False)
+    assert run_training(config, out, show_progress=False) == "resumed"
+    assert json.loads((out / "run.json").read_text())["resumed"] == 1
+    run_training(config, tmp_path / "straight", show_progress=False)
+    a = pd.read_csv(tmp_path / "straight" / "metrics.csv")[NOT_WALL]
+    pd.testing.assert_frame_equal(a, pd.read_csv(out / "metrics.csv")[NOT_WALL])

@@ -1,0 +1,90 @@
+# Runs -> curves and final scores -> statistics and tables -> figures.
+# Each step reads only what the previous one wrote. All outputs are fixed file names
+# (pps.analysis.outputs), so they are known before any job runs.
+
+
+rule aggregate:
+    """Every run of the grid into results/curves.csv and results/final.csv."""
+    input:
+        run_files("metrics.csv"),
+    output:
+        **{name: table_report(path) for name, path in aggregate_files().items()},
+    log:
+        f"{RESULTS}/logs/aggregate.log",
+    params:
+        out=parent("curves"),
+        final_window=config["final_window"],
+    threads: config["resources"]["analysis"]["threads"]
+    resources:
+        mem_mb=config["resources"]["analysis"]["mem_mb"],
+        runtime=config["resources"]["analysis"]["runtime"],
+        **slurm_resources(),
+    conda:
+        "../envs/pps.yaml"
+    shell:
+        "pps aggregate --runs {params.out}/runs --out {params.out}"
+        " --final-window {params.final_window} > {log} 2>&1"
+
+
+rule stats:
+    """Statistics against the baseline, convergence, and the Markdown/LaTeX tables."""
+    input:
+        **aggregate_files(),
+    output:
+        **{name: table_report(path) for name, path in stats_files().items()},
+    log:
+        f"{RESULTS}/logs/stats.log",
+    params:
+        results=parent("curves", "input"),
+        baseline=config["baseline"],
+        thresholds=" ".join(str(t) for t in config["thresholds"]),
+    threads: config["resources"]["analysis"]["threads"]
+    resources:
+        mem_mb=config["resources"]["analysis"]["mem_mb"],
+        runtime=config["resources"]["analysis"]["runtime"],
+        **slurm_resources(),
+    conda:
+        "../envs/pps.yaml"
+    shell:
+        "pps stats --results {params.results} --baseline {params.baseline}"
+        " --thresholds {params.thresholds} > {log} 2>&1"
+
+
+rule plot:
+    """The paper's figures, PNG and PDF."""
+    input:
+        **aggregate_files(),
+        **stats_files(),
+    output:
+        **{
+            f"{name}_{ext}": figure_report(name, ext)
+            for name in pps_outputs.FIGURE_NAMES
+            for ext in pps_outputs.FIGURE_FORMATS
+        },
+    log:
+        f"{RESULTS}/logs/plot.log",
+    params:
+        results=parent("curves", "input"),
+        out=parent(f"{pps_outputs.FIGURE_NAMES[0]}_{pps_outputs.FIGURE_FORMATS[0]}"),
+    threads: config["resources"]["analysis"]["threads"]
+    resources:
+        mem_mb=config["resources"]["analysis"]["mem_mb"],
+        runtime=config["resources"]["analysis"]["runtime"],
+        **slurm_resources(),
+    conda:
+        "../envs/pps.yaml"
+    shell:
+        "pps plot --results {params.results} --out {params.out} > {log} 2>&1"
+
+
+rule tables:
+    """Aggregated CSVs, statistics and tables (runs first)."""
+    input:
+        **aggregate_files(),
+        **stats_files(),
+
+
+rule figures:
+    """Every figure (runs and tables first)."""
+    input:
+        figure_files(),

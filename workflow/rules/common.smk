@@ -1,0 +1,308 @@
+# Helpers for the rules: config validation, the grid, per-job arguments and resources.
+# Rules stay thin (they call the `pps` command line); every decision lives here.
+
+import functools
+import re
+import shlex
+from pathlib import Path
+
+import yaml
+from snakemake.exceptions import WorkflowError
+from snakemake.logging import logger
+from snakemake.utils import validate
+
+from pps.analysis import outputs as pps_outputs
+from pps.config import RUN_KEYS, resolve_config
+from pps.envs import registry
+from pps.errors import UserError, did_you_mean
+from pps.methods import METHODS, get_method
+
+
+# Keys that name what a run is: the grid decides them, `run:` must not.
+GRID_RUN_KEYS = ("env", "map", "method", "seed", "interval")
+# `pps train --set threads=...` follows the job's own thread count.
+JOB_RUN_KEYS = ("threads",)
+NO_INTERVAL = "-"  # the interval folder of methods that never aggregate
+
+
+def _config_error(message):
+    raise WorkflowError(f"Invalid workflow configuration: {message}")
+
+
+def _check_top_level_keys(cfg, schema):
+    """Name an unknown top-level key with a did-you-mean hint before the schema says less."""
+    valid = sorted(schema["properties"])
+    for key in cfg:
+        if key not in valid:
+            _config_error(f"unknown key '{key}'.{did_you_mean(key, valid)} Valid keys: {', '.join(valid)}.")
+
+
+def _check_names(cfg):
+    """Maps, methods, backends and run keys, checked against the `pps` package."""
+    for method in cfg["methods"]:
+        try:
+            get_method(method)
+        except UserError as err:
+            _config_error(str(err))
+    if cfg["baseline"] not in cfg["methods"]:
+        _config_error(
+            f"the baseline '{cfg['baseline']}' is not among the methods "
+            f"({', '.join(cfg['methods'])}); add it or pick one of them."
+        )
+    if "default" not in cfg["envs"]:
+        cfg["envs"]["default"] = "smax"
+    for name, env in cfg["envs"].items():
+        try:
+            registry.check_env(env)
+        except UserError as err:
+            _config_error(f"envs.{name}: {err}")
+    for map_name in cfg["maps"]:
+        try:
+            registry.check_env_map(env_of(map_name), map_name)
+        except UserError as err:
+            _config_error(str(err))
+    for key in cfg["run"]:
+        if key in GRID_RUN_KEYS:
+            _config_error(
+                f"run.{key} is set by the grid, not by `run:`; use the top-level keys "
+                "envs, maps, methods, seeds and intervals instead."
+            )
+        if key in JOB_RUN_KEYS:
+            _config_error(f"run.{key} follows the job's threads; set resources.train.threads instead.")
+        if key not in RUN_KEYS:
+            valid = [k for k in RUN_KEYS if k not in (*GRID_RUN_KEYS, *JOB_RUN_KEYS)]
+            _config_error(f"unknown run key '{key}'.{did_you_mean(key, valid)} Valid run keys: {', '.join(valid)}.")
+    try:  # types and ranges, exactly as `pps train` will check them
+        resolved = resolve_config(cfg["run"])
+    except UserError as err:
+        _config_error(f"run: {err}")
+    # typed values (`--config run=...` arrives as strings), so params compare equal either way
+    cfg["run"] = {key: getattr(resolved, key) for key in cfg["run"]}
+    if any(get_method(m).aggregates for m in cfg["methods"]) and not cfg["intervals"]:
+        _config_error("methods that aggregate need at least one entry in `intervals`.")
+
+
+def _schema_types(schema):
+    types = schema.get("type", [])
+    types = [types] if isinstance(types, str) else list(types)
+    for alternative in schema.get("oneOf", []):
+        types += _schema_types(alternative)
+    return types
+
+
+def _coerce_cli_strings(value, schema):
+    """Undo `--config`'s string typing where the schema wants numbers or booleans.
+
+    Snakemake reads nested `--config` values (seeds=[0], run='{t_max: 5000}') with YAML's
+    BaseLoader, so every item arrives as a string; preset files are typed already.
+    """
+    if isinstance(value, dict):
+        props = schema.get("properties", {})
+        extra = schema.get("additionalProperties")
+        for key, item in value.items():
+            sub = props.get(key, extra if isinstance(extra, dict) else {})
+            value[key] = _coerce_cli_strings(item, sub)
+        return value
+    if isinstance(value, list):
+        return [_coerce_cli_strings(item, schema.get("items", {})) for item in value]
+    if isinstance(value, str) and {"integer", "number", "boolean"} & set(_schema_types(schema)):
+        parsed = yaml.safe_load(value) if value.strip() else value
+        return parsed if isinstance(parsed, (int, float, bool)) else value
+    return value
+
+
+def validate_config(cfg, schema_path):
+    """Stop before any job starts if the configuration is wrong, naming what is valid."""
+    schema_path = Path(workflow.basedir, schema_path)
+    schema = yaml.safe_load(schema_path.read_text())
+    _check_top_level_keys(cfg, schema)
+    _coerce_cli_strings(cfg, schema)
+    try:
+        validate(cfg, str(schema_path))  # also fills in the schema's defaults
+    except WorkflowError as err:
+        _config_error(str(err).replace("Error validating config file.", "").strip())
+    _check_names(cfg)
+
+
+# ---------------------------------------------------------------------------- the grid
+
+
+def env_of(map_name):
+    """The backend a map runs on: its `envs` entry, else `envs.default`."""
+    envs = config["envs"]
+    return envs.get(map_name, envs.get("default", "smax"))
+
+
+@functools.cache
+def grid_maps():
+    """The maps this invocation plans: smac maps only where StarCraft II may be used.
+
+    `use_smac: auto` keeps a smac map only if `pps maps` says it is usable here (the same
+    in-process check, which imports neither smac nor StarCraft II).
+    """
+    maps = list(config["maps"])
+    smac = [m for m in maps if env_of(m) == "smac"]
+    wanted = config["use_smac"]
+    if not smac or wanted is True:
+        return tuple(maps)
+    if wanted is False:
+        return tuple(m for m in maps if env_of(m) != "smac")
+    usable = {e.map: e for e in registry.list_maps("smac")}
+    dropped = [m for m in smac if not usable[m].usable_here]
+    if dropped:
+        logger.warning(
+            f"Leaving out {', '.join(dropped)}: {usable[dropped[0]].why_not} "
+            "(set use_smac: true to plan them anyway)."
+        )
+    return tuple(m for m in maps if m not in dropped)
+
+
+def grid():
+    """Every training run as a dict of wildcards; baselines once, PPS methods per interval."""
+    runs = []
+    for map_name in grid_maps():
+        for method in config["methods"]:
+            intervals = config["intervals"] if get_method(method).aggregates else [NO_INTERVAL]
+            for interval in intervals:
+                for seed in config["seeds"]:
+                    runs.append(
+                        dict(env=env_of(map_name), map=map_name, method=method, interval=interval, seed=seed)
+                    )
+    return runs
+
+
+def run_dir(env, map, method, interval, seed):
+    return f"{RESULTS}/runs/{env}/{map}/{method}/{interval}/seed{seed}"
+
+
+def run_files(name):
+    """One file (metrics.csv) of every run in the grid."""
+    return [f"{run_dir(**r)}/{name}" for r in grid()]
+
+
+# ---------------------------------------------------------------------------- per job
+
+
+def _yaml_value(value):
+    """A run value as `pps train --set` reads it (YAML): lists inline, booleans lower-case."""
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(str(v) for v in value) + "]"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def run_set_args(wildcards=None):
+    """`--set KEY=VALUE` for every key of the preset's `run:` section, shell-quoted."""
+    return " ".join(
+        f"--set {shlex.quote(f'{key}={_yaml_value(value)}')}" for key, value in sorted(config["run"].items())
+    )
+
+
+def n_agents(map_name):
+    return registry.map_spec(env_of(map_name), map_name).n_agents
+
+
+def _run_value(key):
+    """A run key's value for every run: the preset's, else the package default."""
+    from pps.config import RunConfig
+
+    return config["run"].get(key, getattr(RunConfig, key))
+
+
+def train_mem_mb(wildcards, attempt):
+    """Base memory plus the replay buffer, which grows with agents and buffered episodes."""
+    res = config["resources"]["train"]
+    buffer_k = _run_value("buffer_size") / 1000
+    return int(res["mem_mb"] + res["mem_mb_per_agent"] * n_agents(wildcards.map) * buffer_k) * attempt
+
+
+def train_runtime(wildcards, attempt):
+    """Minutes; a retried job (e.g. killed at the time limit) asks for more and resumes."""
+    res = config["resources"]["train"]
+    steps_m = _run_value("t_max") / 1e6
+    minutes = res["runtime"] + res["runtime_per_mstep"] * steps_m * n_agents(wildcards.map) / 3
+    return int(minutes * attempt)
+
+
+def slurm_resources():
+    """Site resources (partition, account, ...) from the config; empty values left out."""
+    return {k: v for k, v in config["resources"]["slurm"].items() if v not in ("", None)}
+
+
+# ---------------------------------------------------------------------------- outputs
+
+
+def _named(paths):
+    """{identifier: path} so rules can name each file (results/tables/stats.md -> tables_stats_md)."""
+    return {re.sub(r"\W", "_", str(Path(p).relative_to(Path(p).parts[0]))): p for p in paths}
+
+
+def aggregate_files():
+    """`pps aggregate`'s outputs by name: curves, final."""
+    return {Path(f).stem: f"{RESULTS}/{f}" for f in pps_outputs.AGGREGATE_FILES}
+
+
+def stats_files():
+    return _named(f"{RESULTS}/{f}" for f in pps_outputs.STATS_FILES)
+
+
+def figure_files():
+    return [f"{FIGURES}/{f}" for f in pps_outputs.figure_files()]
+
+
+def parent(name, kind="output"):
+    """A param function: the folder of the named input or output file."""
+
+    def folder(wildcards, input, output):
+        return Path(getattr(input if kind == "input" else output, name)).parent
+
+    return folder
+
+
+# ---------------------------------------------------------------------------- report
+
+REPORT_DIR = Path(workflow.basedir) / "workflow" / "report"
+_TABLE_CAPTIONS = yaml.safe_load((REPORT_DIR / "tables.yaml").read_text())
+
+
+def _caption_file(name, text):
+    """An RST caption for `report(..., caption=...)`, written under .snakemake/ when changed.
+
+    Snakemake reads captions from files; the text lives with the code that makes the
+    output (pps.analysis.outputs for figures, workflow/report/tables.yaml for tables).
+    """
+    path = Path(".snakemake", "pps-captions", f"{name}.rst").resolve()
+    if not path.exists() or path.read_text() != text:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return str(path)
+
+
+def figure_report(name, ext):
+    """A figure marked for the report: PNGs in 'Figures' with the figure's caption."""
+    path = f"{FIGURES}/{name}.{ext}"
+    if ext != "png":
+        return path
+    caption = pps_outputs.FIGURE_CAPTIONS.get(name, name.replace("_", " "))
+    return report(
+        path,
+        caption=_caption_file(f"figure-{name}", f"{caption}\n"),
+        category="Figures",
+        labels={"figure": name.replace("_", " ")},
+    )
+
+
+def table_report(path):
+    """A results file marked for the report (Markdown tables and summary CSVs)."""
+    rel_path = Path(path).relative_to(RESULTS).as_posix()
+    text = _TABLE_CAPTIONS.get(rel_path)
+    if text is None:  # LaTeX twins of the Markdown tables, and anything unlisted
+        return path
+    category = "Tables" if rel_path.startswith("tables/") else "Data"
+    return report(
+        path,
+        caption=_caption_file(f"table-{'-'.join(Path(rel_path).parts)}", f"{text.strip()}\n"),
+        category=category,
+        labels={"file": rel_path},
+    )
