@@ -45,14 +45,14 @@ def pval(p) -> str:
 
 
 def steps(x) -> str:
-    """45000 -> '45k', 1_250_000 -> '1.25M'."""
+    """45000 -> '45k', 2500 -> '2.5k', 1_250_000 -> '1.25M' (no rounding that would merge ticks)."""
     if not _finite(x):
         return DASH
     x = float(x)
     if abs(x) >= 1e6:
-        return f"{x / 1e6:.2f}M"
+        return f"{x / 1e6:.3g}M"
     if abs(x) >= 1e3:
-        return f"{x / 1e3:.0f}k"
+        return f"{x / 1e3:.3g}k"
     return f"{x:.0f}"
 
 
