@@ -201,6 +201,14 @@ def claim_rs_high_dim(final: pd.DataFrame, chosen: dict, high_dim: tuple[str, ..
     return headers, rows, (v, text)
 
 
+
+def _section(title: str, measured: str, verdict: str, why: str, header, rows) -> str:
+    """One claim's section of claims.md: what was measured, the verdict, and its table if any."""
+    lines = [f"## {title}", "", f"Measured: {measured}", "", f"**{verdict}**: {why}."]
+    if rows:
+        lines += ["", T.markdown(header, rows).rstrip()]
+    return "\n".join(lines)
+
 def claims_markdown(final: pd.DataFrame, stats: pd.DataFrame, aggregate: pd.DataFrame, *, baseline: str,
                     claims_interval: int, high_dim: tuple[str, ...], seed: int, final_window: str) -> str:
     chosen = chosen_cells(final, claims_interval)
@@ -238,23 +246,19 @@ def claims_markdown(final: pd.DataFrame, stats: pd.DataFrame, aggregate: pd.Data
 
     h, rows, (v2, why2) = claim_wins(stats, chosen, baseline)
     out.append(f"| 2. \"wins tasks {base_label} cannot\" | {v2}: {why2} |")
-    sec = [f"## 2. \"Wins tasks {base_label} cannot\"", "",
-           f"Measured: maps where {base_label} fails (IQM final win rate, upper 95% CI bound < {FAIL_LEVEL:.0%}) "
-           f"and, there, each PPS method's IQM win rate (it *wins* with a lower bound ≥ {WIN_LEVEL:.0%}).", "",
-           f"**{v2}**: {why2}."]
-    if rows:
-        sec += ["", T.markdown(h, rows).rstrip()]
-    sections.append("\n".join(sec))
+    sections.append(_section(
+        f"2. \"Wins tasks {base_label} cannot\"",
+        f"maps where {base_label} fails (IQM final win rate, upper 95% CI bound < {FAIL_LEVEL:.0%}) "
+        f"and, there, each PPS method's IQM win rate (it *wins* with a lower bound ≥ {WIN_LEVEL:.0%}).",
+        v2, why2, h, rows))
 
     h, rows, (v3, why3) = claim_rs_high_dim(final, chosen, high_dim, seed)
     out.append(f"| 3. \"RS-PPS strongest on high-dimensional maps\" | {v3}: {why3} |")
-    sec = ["## 3. \"RS-PPS strongest on high-dimensional maps\"", "",
-           f"Measured: on the high-dimensional maps of this run (counted as such: {', '.join(high_dim)}) that every "
-           f"PPS method ran, the IQM final win rate of each PPS method, and RS-PPS minus the best of the others.", "",
-           f"**{v3}**: {why3}."]
-    if rows:
-        sec += ["", T.markdown(h, rows).rstrip()]
-    sections.append("\n".join(sec))
+    sections.append(_section(
+        "3. \"RS-PPS strongest on high-dimensional maps\"",
+        f"on the high-dimensional maps of this run (counted as such: {', '.join(high_dim)}) that every "
+        f"PPS method ran, the IQM final win rate of each PPS method, and RS-PPS minus the best of the others.",
+        v3, why3, h, rows))
 
     out += ["", *["\n".join([s, ""]) for s in sections]]
     out += ["## How verdicts are decided", "", __doc__.split("\n\n", 2)[2].strip(), ""]
