@@ -30,10 +30,6 @@ class EpisodeBatch:
     terminated: torch.Tensor  # [B, T] bool: a real terminal at step t
     filled: torch.Tensor  # [B, T] bool: step t happened
 
-    @property
-    def max_len(self) -> int:
-        return int(self.filled.sum(dim=1).max().item()) if self.filled.numel() else 0
-
     def to(self, device: torch.device | str) -> "EpisodeBatch":
         return EpisodeBatch(*(getattr(self, f).to(device) for f in _FIELDS))
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -30,8 +29,9 @@ def run(args: argparse.Namespace) -> int:
     flags = {k: getattr(args, k) for k in ("env", "map", "method", "interval", "seed", "t_max")
              if getattr(args, k) is not None}
     config = resolve_config(file_keys, set_keys, flags)
-    if config.threads == 1:  # one core per run: keep XLA's CPU pool from spreading over all of them
-        os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
+    from pps.envs.smax import pin_jax_cpu_threads
+
+    pin_jax_cpu_threads(config.threads)
     from pps.run_record import default_out_dir
     from pps.train import run_training
 

@@ -156,7 +156,7 @@ def random_policy(avail: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
 def run_episode(env, policy):
     """One synchronous episode of all B envs; returns per-step tensors (up to all done)."""
     ob = env.reset()
-    obs, avail = ob.obs, ob.avail
+    avail = ob.avail
     steps = [ob]
     finished = torch.zeros(env.n_envs, dtype=torch.bool)
     returns = torch.zeros(env.n_envs)
@@ -172,7 +172,7 @@ def run_episode(env, policy):
         wins |= live & res.won
         assert not (res.won & ~res.done).any(), "won without done"
         finished |= res.done
-        obs, avail = res.obs, res.avail
+        avail = res.avail
         if finished.all():
             break
     assert finished.all(), "episode longer than the limit"
@@ -270,13 +270,13 @@ def test_smax_world_state_is_normalised_to_unit_range():
 
     env = make_env("smax", "3m", 4, seed=5)
     first = env.reset()
-    states = [first.state]
+    states, avail = [first.state], first.avail
     gen = torch.Generator().manual_seed(0)
-    for _ in range(30):
-        avail = env.step(torch.zeros(4, 3, dtype=torch.long)).avail  # no-ops: units keep their cooldowns
+    for _ in range(30):  # random available actions: units move, fire and wait out cooldowns
         actions = torch.multinomial(avail.float().reshape(-1, avail.shape[-1]).clamp(min=1e-6), 1, generator=gen)
         res = env.step(actions.view(4, 3))
         states.append(res.state)
+        avail = res.avail
     stacked = torch.stack(states)
     assert stacked.abs().max() <= 1.0
     assert stacked.max() > 0.3  # positions are still informative after scaling

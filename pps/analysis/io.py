@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pps.atomic import atomic_path, write_text
+from pps.atomic import atomic_path
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd

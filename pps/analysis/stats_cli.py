@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from pps import atomic
 from pps.errors import UserError
 
 
@@ -49,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     for name, content in outputs.items():  # all computed before anything is written
         path = results / name
         if isinstance(content, str):
-            io.write_text(path, content)
+            atomic.write_text(path, content)
         else:
             io.write_csv(path, content)
     print(f"pps stats: {len(final)} runs -> {', '.join(str(results / n) for n in outputs)}")

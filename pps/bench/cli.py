@@ -12,7 +12,6 @@ the targets) and the same tables as Markdown in `<mode>[-cuda].md`, both written
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
@@ -90,8 +89,9 @@ def format_tables(rows: list[dict[str, Any]], targets: list[dict[str, Any]]) -> 
 
 def run(args: argparse.Namespace) -> int:
     s = _settings(args)
-    if s.threads == 1:  # as `pps train`: keep XLA's CPU pool on one core (before jax is imported)
-        os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
+    from pps.envs.smax import pin_jax_cpu_threads
+
+    pin_jax_cpu_threads(s.threads)  # as `pps train`, before jax is imported
     import torch
 
     from pps import atomic

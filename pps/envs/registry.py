@@ -219,7 +219,7 @@ def _smac_package_dirs() -> tuple[list[str], str | None]:
 
 def _installed_smac_version() -> str | None:
     try:
-        from importlib.metadata import PackageNotFoundError, version
+        from importlib.metadata import version
 
         return version("smac")
     except Exception:  # noqa: BLE001 - PackageNotFoundError or a broken install

@@ -3,9 +3,10 @@
 Speed. `jax.jit(env.step)` on the jaxmarl object re-traces its bound-method pytree on
 every call (~11 ms per call measured); this module instead jits its *own* functions that
 close over the env, once per process per (map, B, device) (`_compiled`), so a step of 8
-3m envs costs a fraction of a millisecond. Results leave jax as zero-copy torch views of
-jax's CPU buffers (through numpy, which measured faster than DLPack; DLPack on CUDA);
-actions enter as the int64 torch tensor's numpy view. Compiled executables are also kept
+3m envs costs a fraction of a millisecond. Every output of a step is packed into one
+float32 row per env inside the jitted call and leaves jax as a single zero-copy torch view
+(through numpy, which measured faster than DLPack; DLPack on CUDA), which `_unpack` slices
+into obs/state/avail/reward/done/won; actions enter as the int64 torch tensor's numpy view. Compiled executables are also kept
 on disk across processes (`_enable_compilation_cache`).
 
 Episodes are synchronous (see `pps.envs.base`). The backend uses jaxmarl's
@@ -49,6 +50,13 @@ def _import_jax(device: str):
 
     _enable_compilation_cache(jax)
     return jax
+
+
+def pin_jax_cpu_threads(threads: int) -> None:
+    """With one thread per run, keep XLA's CPU pool on one core too, so that `--cores N`
+    packs N runs without oversubscription. Takes effect only before jax is first imported."""
+    if threads == 1:
+        os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
 
 
 _CACHE_SET = False
