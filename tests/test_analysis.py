@@ -209,3 +209,172 @@ def test_interval_is_empty_for_non_aggregating_methods(tmp_path):
     final = build_final(load_runs(runs, report=lambda _: None), 3)
     intervals = final.set_index("method")["interval"]
     assert pd.isna(intervals["qmix"]) and intervals["rs-pps"] == 50
+
+
+# --------------------------------------------------------------------------- exact rank tests (issue 9)
+def test_mann_whitney_is_exact_with_ties():
+    # SciPy's default switches to a normal approximation on ties and gives 0.047 here; the
+    # exact permutation p of 3 vs 3 with complete separation is 2 / C(6, 3) = 0.1
+    assert S.mannwhitney_p([1, 1, 1], [0, 0, 0]) == pytest.approx(0.1)
+    assert S.mannwhitney_p([1, 1, 1], [0, 0, 0], "greater") == pytest.approx(0.05)
+    assert np.isnan(S.mannwhitney_p([0.5, 0.5], [0.5, 0.5]))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_exact_mann_whitney_matches_full_enumeration(seed):
+    from scipy import stats as sps
+
+    from pps.analysis.ranktests import mann_whitney_exact
+
+    rng = np.random.default_rng(seed)
+    x, y = rng.integers(0, 4, 5) / 3, rng.integers(0, 4, 4) / 3  # win rates k/3: many ties
+
+    def u(a, b, axis=-1):
+        a, b = np.moveaxis(a, axis, -1)[..., :, None], np.moveaxis(b, axis, -1)[..., None, :]
+        return ((a > b) + 0.5 * (a == b)).sum(axis=(-2, -1))
+
+    for alt in ("two-sided", "greater", "less"):
+        ref = sps.permutation_test((x, y), u, vectorized=True, alternative=alt, n_resamples=10**6,
+                                   permutation_type="independent").pvalue  # 126 splits: enumerated
+        assert mann_whitney_exact(x, y, alt) == pytest.approx(ref, abs=1e-12)
+
+
+def test_stratified_test_matches_enumeration_and_is_exact_under_the_null():
+    import itertools
+
+    from pps.analysis.ranktests import stratified_pi_test
+
+    xs, ys = [np.array([1.0, 0.5, 0.5]), np.array([0.2, 0.4])], [np.array([0.0, 0.5]), np.array([0.1, 0.4, 0.0])]
+    stat, p = stratified_pi_test(xs, ys)
+    per_map = []
+    for x, y in zip(xs, ys):
+        pool, vals = np.concatenate([x, y]), []
+        for idx in itertools.combinations(range(pool.size), x.size):
+            mask = np.zeros(pool.size, bool)
+            mask[list(idx)] = True
+            vals.append(S.probability_of_improvement(pool[mask], pool[~mask]))
+        per_map.append(vals)
+    observed = np.mean([S.probability_of_improvement(x, y) for x, y in zip(xs, ys)])
+    brute = np.mean([(a + b) / 2 >= observed - 1e-12 for a in per_map[0] for b in per_map[1]])
+    assert stat == pytest.approx(observed) and p == pytest.approx(brute)
+    # level: under a null with ties, P(p <= a) <= a for every a
+    rng = np.random.default_rng(0)
+    ps = np.array([stratified_pi_test([rng.integers(0, 3, 4) / 2 for _ in range(2)],
+                                      [rng.integers(0, 3, 4) / 2 for _ in range(2)])[1] for _ in range(400)])
+    for a in (0.05, 0.1, 0.25):
+        assert np.mean(ps <= a) <= a + 0.03
+
+
+# --------------------------------------------------------------------------- intervals (issue 9)
+def test_percentile_ci_keeps_infinite_resamples_and_refuses_nan():
+    dist = np.r_[np.full(90, 1.0), np.full(10, np.inf)]
+    assert S.percentile_ci(dist) == (1.0, np.inf)  # 10% infinite: the upper bound is infinite
+    with pytest.raises(ValueError, match="NaN"):
+        S.percentile_ci(np.array([1.0, np.nan]))
+    np.testing.assert_array_equal(S.relative_resamples(np.array([0.5, 0.0, 0.2]), np.array([0.25, 0.0, 0.0])),
+                                  [1.0, 0.0, np.inf])
+
+
+def test_zero_width_intervals_are_marked():
+    from pps.analysis import tables as T
+
+    assert T.ci(0.0, 0.0, 0.0).endswith(T.DEGENERATE) and T.DEGENERATE not in T.ci(0.5, 0.4, 0.6)
+    assert r"\dagger" in T.tex_escape(T.ci(0.0, 0.0, 0.0))
+    rows = [("smax", "3m", "qmix", None, s, v) for s, v in enumerate([0.9, 0.8, 0.95])]
+    rows += [("smax", "3m", "a-pps", 300, s, v) for s, v in enumerate([0.1, 0.2, 0.15])]
+    st = S.cell_stats(_final(rows), "qmix", 0)
+    r = st[st["method"] == "a-pps"].iloc[0]
+    assert r["pi_ci_low"] == r["pi_ci_high"] == 0.0 and "zero width" in r["note"]
+    md = T.stats_markdown(st, "QMIX", "last 3")
+    assert "0.00 [0.00, 0.00]†" in md and T.DEGENERATE_FOOTNOTE in md
+    assert "with 3 seeds or fewer the IQM is the mean" in md
+
+
+def test_iqm_small_n_note_says_mean_and_median():
+    assert S.iqm([1.0, 2.0, 9.0]) == pytest.approx(4.0)  # the mean
+    assert S.iqm([1.0, 2.0, 3.0, 9.0]) == pytest.approx(2.5)  # the median
+    assert "mean" in S.iqm_small_n_note([3, 5]) and "median" not in S.iqm_small_n_note([3, 5])
+    assert "median" in S.iqm_small_n_note([4]) and S.iqm_small_n_note([5, 10]) == ""
+
+
+def test_aggregate_compares_on_one_map_set():
+    rows = [("smax", "3m", "qmix", None, s, v) for s, v in enumerate([0.4, 0.5, 0.6])]
+    rows += [("smax", "3m", "a-pps", 300, s, v) for s, v in enumerate([0.5, 0.6, 0.7])]
+    rows += [("smax", "8m", "a-pps", 300, s, v) for s, v in enumerate([0.0, 0.0, 0.1])]  # no QMIX on 8m
+    r = S.aggregate_across_maps(_final(rows), "qmix", 0).set_index("method").loc["a-pps"]
+    assert r["compared_maps"] == 1 and r["compared_iqm"] == pytest.approx(0.6)
+    assert r["diff"] == pytest.approx(r["compared_iqm"] - r["baseline_iqm"]) == pytest.approx(0.1)
+    assert r["iqm"] != pytest.approx(r["compared_iqm"])  # all of the method's maps
+    assert "compared with qmix on the 1 map(s)" in r["note"]
+
+
+# --------------------------------------------------------------------------- Kaplan-Meier (issue 9)
+def test_km_median_with_runs_of_mixed_length():
+    # two short runs stopped (censored) at 20k and 30k before reaching; crossings at 10k, 50k, 60k.
+    # KM: S = 4/5 after 10k, the censored runs leave the risk set, S = 4/5 * 1/2 = 0.4 at 50k.
+    # Checking only whether a censored run sits at the sorted middle (30k) calls it "> 30k".
+    steps = np.array([10e3, 50e3, 60e3, 20e3, 30e3])
+    reached = np.array([True, True, True, False, False])
+    assert C.km_median(steps, reached) == (50e3, False)
+
+
+def test_km_median_censored_at_the_median():
+    assert C.km_median(np.array([10.0, 20, 100, 100]), np.array([1, 1, 0, 0], bool)) == (20.0, True)
+    assert C.km_median(np.array([10.0, 50, 50]), np.array([1, 0, 0], bool)) == (50.0, True)
+    # no censoring: the ordinary median (midpoint for even n)
+    assert C.km_median(np.array([10.0, 20, 30, 40]), np.ones(4, bool)) == (25.0, False)
+
+
+def test_km_median_recovers_a_known_median_under_heavy_censoring():
+    rng = np.random.default_rng(0)
+    true = 100_000 * rng.exponential(1 / np.log(2), 4000)  # median exactly 100k
+    stop = rng.uniform(20_000, 400_000, true.size)  # runs of unequal length
+    steps, reached = np.minimum(true, stop), true <= stop
+    km, bound = C.km_median(steps, reached)
+    assert not bound and km == pytest.approx(100_000, rel=0.06)
+    assert np.median(steps) < 85_000  # censoring points counted as crossings: biased early
+
+
+def test_km_batch_agrees_with_scipy_ecdf():
+    rng = np.random.default_rng(1)
+    for _ in range(500):
+        n = int(rng.integers(1, 9))
+        steps, reached = rng.integers(1, 6, n) * 1000.0, rng.random(n) < 0.6
+        value, bound = C.km_median(steps, reached)
+        assert C.km_median_batch(steps[None], reached[None])[0] == (np.inf if bound else value)
+
+
+def test_speedup_bootstrap_keeps_never_reached_resamples():
+    conv = pd.DataFrame({
+        "env": "smax", "map": "3m", "method": ["qmix"] * 4 + ["a-pps"] * 4, "interval": [pd.NA] * 4 + [300] * 4,
+        "seed": [0, 1, 2, 3] * 2, "threshold": 0.5,
+        "steps_to_threshold": [40e3, 50e3, 50e3, 60e3, 20e3, 25e3, np.nan, np.nan],
+        "reached": [True] * 6 + [False] * 2, "last_step": 100e3, "norm_auc": 0.5,
+    })
+    conv["interval"] = conv["interval"].astype("Int64")
+    r = C.speedup_table(conv, "qmix", 0).set_index("method").loc["a-pps"]
+    # KM median of A-PPS: S = 3/4, 1/2 (flat to the end, censored at 100k): a lower bound of 25k
+    assert r["median_censored"] and r["median_steps"] == 25e3 and r["bound"] == "upper"
+    # resamples with more censored than reached runs have no median: ratio 0, kept, not dropped
+    assert r["speedup_ci_low"] == 0.0 and np.isfinite(r["speedup_ci_high"])
+
+
+# --------------------------------------------------------------------------- figures (issue 9)
+def test_zero_width_intervals_are_drawn_open_and_wallclock_caption_matches_axis():
+    import matplotlib.pyplot as plt
+
+    from pps.analysis import plots as P
+    from pps.analysis.outputs import FIGURE_CAPTIONS
+
+    fig, ax = plt.subplots()
+    assert P._forest(ax, ["a", "b"], [0.0, 0.5], [0.0, 0.4], [0.0, 0.6], ["C0", "C1"], ref=0.5)
+    open_markers = [ln for ln in ax.lines if ln.get_markerfacecolor() == "white"]
+    assert len(open_markers) == 1 and list(open_markers[0].get_xdata()) == [0.0]
+    assert not P._forest(ax, ["a"], [0.5], [0.4], [0.6], ["C0"])
+    plt.close(fig)
+    final = _final([("smax", "3m", "qmix", None, s, 0.5) for s in range(3)])
+    final["s_per_million_steps"] = [3600.0, 7200.0, 5400.0]
+    fig = P.wallclock(final, 0)
+    assert fig.axes[0].get_xlabel() == "hours per million env steps"
+    assert "hours per million environment steps" in FIGURE_CAPTIONS["wallclock"]
+    plt.close(fig)

@@ -7,8 +7,11 @@ Modules (each one concept; none is imported here, so `import pps.analysis.output
 - `runs`        finding run folders, validating `run.json` + `metrics.csv`, reporting exclusions
 - `aggregate`   the common step grid (interpolation) -> `curves.csv`, `final.csv`
 - `stats`       IQM, bootstrap CIs, tests against the baseline, FDR, probability of improvement
-- `convergence` smoothing, steps to a threshold, normalised AUC, speed-up versus the baseline
+- `ranktests`   exact (tie-aware) Mann-Whitney and the stratified permutation test of the claims
+- `convergence` smoothing, steps to a threshold (Kaplan-Meier medians), normalised AUC, speed-up
 - `claims`      the paper's claims against what this run measured
+- `calibration` simulated grids of known truth: the claims' false-"supported" rates and power
+                (`calibration_measured` holds the rates `benchmarks/calibrate_claims.py` measured)
 - `tables`      Markdown and LaTeX (booktabs) renderings
 - `style`       one colour and one label per method, shared by every figure
 - `plots`       the figures

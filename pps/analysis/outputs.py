@@ -47,7 +47,8 @@ FIGURE_CAPTIONS: dict[str, str] = {
     ),
     "final_performance": (
         "Final test win rate (mean of the last evaluations of each run) per map and method: "
-        "IQM across seeds with a 95% percentile-bootstrap CI, one dot per seed."
+        "IQM across seeds with a 95% percentile-bootstrap CI, one dot per seed; an open diamond "
+        "marks a zero-width CI (too few seeds, not certainty)."
     ),
     "interval_sensitivity": (
         "Sensitivity to the aggregation interval K (learner updates, log scale) for each PPS "
@@ -59,10 +60,11 @@ FIGURE_CAPTIONS: dict[str, str] = {
     ),
     "probability_of_improvement": (
         "Probability that a run of each method beats a run of the baseline on the same map "
-        "(Mann-Whitney U / (n_x n_y)), per map, with a 95% bootstrap CI; 0.5 means no difference."
+        "(Mann-Whitney U / (n_x n_y)), per map, with a 95% bootstrap CI; 0.5 means no difference. "
+        "An open marker is a zero-width CI (complete separation at few seeds), not certainty."
     ),
     "wallclock": (
-        "Wall-clock cost per method: seconds per million environment steps of each run "
+        "Wall-clock cost per method: hours per million environment steps of each run "
         "(median with a 95% bootstrap CI, one dot per run), per map."
     ),
 }

@@ -37,7 +37,7 @@ def compute_stats(final: pd.DataFrame, curves: pd.DataFrame, *, baseline: str, t
         "tables/stats.tex": T.stats_latex(stats, base_label, fw),
         "tables/convergence.md": T.convergence_markdown(speed, base_label, smooth_window),
         "tables/convergence.tex": T.convergence_latex(speed, base_label, smooth_window),
-        "tables/claims.md": claims_markdown(final, stats, aggregate, baseline=baseline, claims_interval=claims_interval,
+        "tables/claims.md": claims_markdown(final, stats, baseline=baseline, claims_interval=claims_interval,
                                             high_dim=high_dim, seed=seed, final_window=fw),
     }
     assert tuple(out) == STATS_FILES, "pps.analysis.outputs.STATS_FILES and compute_stats disagree"

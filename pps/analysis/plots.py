@@ -22,12 +22,15 @@ from matplotlib.ticker import FuncFormatter  # noqa: E402
 
 from pps.analysis import tables as T  # noqa: E402
 from pps.analysis.claims import chosen_cells  # noqa: E402
-from pps.analysis.stats import CI_METHOD, STRATIFIED_CI_METHOD, iqm, percentile_ci, rng_for  # noqa: E402
+from pps.analysis.stats import CI_METHOD, STRATIFIED_CI_METHOD, iqm, iqm_small_n_note, percentile_ci, rng_for  # noqa: E402
 from pps.analysis.style import cell_label, has_interval, method_color, method_label, method_rank  # noqa: E402
 from pps.methods import AGGREGATING_METHODS  # noqa: E402
 
 BAND_RESAMPLES = 1000  # learning-curve bands: per grid step, so fewer resamples than the tables
 BAND_CI = f"95% percentile bootstrap CI ({BAND_RESAMPLES} resamples)"
+# A zero-width CI (all values equal, or complete separation at n = 3) is drawn as an open
+# marker with no bar, so it cannot be read as a very precise estimate.
+DEGENERATE_NOTE = "Open marker: zero-width CI (every resample gave the same value at this n), not certainty."
 SUPTITLE = dict(fontsize=11, fontweight="bold")
 NOTE = dict(fontsize=8.5, color="0.3")
 
@@ -169,6 +172,7 @@ def final_performance(final: pd.DataFrame, stats: pd.DataFrame, claims_interval:
     with _style():
         fig, ax = plt.subplots(figsize=(max(6.5, 1.4 * len(maps) * max(1, len(cells)) * 0.45 + 2), 4.2))
         rng = np.random.default_rng(0)
+        degenerate = False
         for j, (method, interval) in enumerate(cells):
             color = method_color(method)
             for i, (env, map_) in enumerate(maps):
@@ -183,19 +187,25 @@ def final_performance(final: pd.DataFrame, stats: pd.DataFrame, claims_interval:
                       & (s["interval"].isna() if interval is None else s["interval"] == interval)]
                 if not r.empty:
                     r = r.iloc[0]
+                    label = cell_label(method, interval) if i == 0 else None
+                    if is_degenerate(r["iqm_ci_low"], r["iqm_ci_high"]):
+                        degenerate = True
+                        ax.plot([x0], [r["iqm"]], "D", color=color, mfc="white", mew=1.6, ms=6, label=label)
+                        continue
                     yerr = None
                     if T._finite(r["iqm_ci_low"]):
                         yerr = [[r["iqm"] - r["iqm_ci_low"]], [r["iqm_ci_high"] - r["iqm"]]]
-                    ax.errorbar([x0], [r["iqm"]], yerr=yerr, fmt="D", color=color, ms=5, capsize=3, lw=1.5,
-                                label=cell_label(method, interval) if i == 0 else None)
+                    ax.errorbar([x0], [r["iqm"]], yerr=yerr, fmt="D", color=color, ms=5, capsize=3, lw=1.5, label=label)
         ax.set_xticks(range(len(maps)), [_map_title(e, m, envs) for e, m in maps])
         ax.set_ylim(-0.03, 1.03)
         ax.set_ylabel("final test win rate")
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False, fontsize=9)
         fw = f["final_window"].max() if "final_window" in f else None
+        small_n = iqm_small_n_note(s["n"])
         _header(fig, "Final performance per map",
                 f"Diamonds: IQM with {CI_METHOD}; dots: one run each (mean of its last {int(fw) if T._finite(fw) else 'few'} "
-                f"evaluations); {n_text(s['n'])}. PPS methods at K = {claims_interval} (or the nearest K run).")
+                f"evaluations); {n_text(s['n'])}. PPS methods at K = {claims_interval} (or the nearest K run)."
+                + (f" {small_n}" if small_n else "") + (" Open diamond: zero-width CI, not certainty." if degenerate else ""))
     return fig
 
 
@@ -212,6 +222,7 @@ def interval_sensitivity(stats: pd.DataFrame, speed: pd.DataFrame):
     maps = sorted({(e, m) for e, m in zip(stats["env"], stats["map"])})
     envs = {e for e, _ in maps}
     handles = {}
+    degenerate = False
     with _style():
         fig, axes = plt.subplots(len(maps), 2, figsize=(10, 3.0 * len(maps) + 0.6), squeeze=False, sharex=True)
         for row, (env, map_) in enumerate(maps):
@@ -225,6 +236,10 @@ def interval_sensitivity(stats: pd.DataFrame, speed: pd.DataFrame):
                 yerr = np.vstack([c["iqm"] - c["iqm_ci_low"], c["iqm_ci_high"] - c["iqm"]]).astype(float)
                 h = ax_s.errorbar(k, c["iqm"].to_numpy(float), yerr=np.nan_to_num(yerr), fmt="o-", color=color, capsize=3, ms=4)
                 handles.setdefault(method_label(method), h)
+                deg = np.array([is_degenerate(lo, hi) for lo, hi in zip(c["iqm_ci_low"], c["iqm_ci_high"])], bool)
+                if deg.any():
+                    degenerate = True
+                    ax_s.plot(k[deg], c["iqm"].to_numpy(float)[deg], "s", color=color, mfc="white", mew=1.6, ms=8)
                 d = sp[(sp["method"] == method) & sp["interval"].notna()].sort_values("interval")
                 if not d.empty:
                     cens = d["median_censored"].to_numpy(bool)
@@ -255,16 +270,27 @@ def interval_sensitivity(stats: pd.DataFrame, speed: pd.DataFrame):
         _legend_below(fig, list(handles.values()), list(handles), ncol=4)
         _header(fig, "Sensitivity to the aggregation interval K",
                 f"Left: IQM of the final win rate with {CI_METHOD}; right: median steps to the threshold over seeds "
-                f"(open triangle: most seeds never reached it, a lower bound). Dashed: methods without aggregation. "
-                f"{n_text(stats['n'])}.", bottom_in=0.55)
+                f"(open triangle: the Kaplan-Meier median is not reached, a lower bound). Dashed: methods without "
+                f"aggregation. {n_text(stats['n'])}." + (" Open square: zero-width CI, not certainty." if degenerate else ""),
+                bottom_in=0.55)
     return fig
 
 
 # --------------------------------------------------------------------------- forest plots
-def _forest(ax, labels, points, lows, highs, colors, ref=None):
+def is_degenerate(lo, hi) -> bool:
+    return bool(T.degenerate_mark(lo, hi))
+
+
+def _forest(ax, labels, points, lows, highs, colors, ref=None) -> bool:
+    """Point and CI bar per row; a zero-width CI gets an open marker. Returns whether any did."""
     y = np.arange(len(labels))[::-1]
+    degenerate = False
     for yi, p, lo, hi, c in zip(y, points, lows, highs, colors):
         if not T._finite(p):
+            continue
+        if is_degenerate(lo, hi):
+            degenerate = True
+            ax.plot([p], [yi], "o", color=c, mfc="white", mew=1.8, ms=8)
             continue
         if T._finite(lo) and T._finite(hi):
             ax.plot([lo, hi], [yi, yi], color=c, lw=3, alpha=0.55, solid_capstyle="butt")
@@ -273,6 +299,7 @@ def _forest(ax, labels, points, lows, highs, colors, ref=None):
     if ref is not None:
         ax.axvline(ref, color="0.4", ls=":", lw=1)
     ax.set_ylim(-0.7, len(labels) - 0.3)
+    return degenerate
 
 
 def aggregate_figure(aggregate: pd.DataFrame, baseline: str):
@@ -285,18 +312,20 @@ def aggregate_figure(aggregate: pd.DataFrame, baseline: str):
     with _style():
         fig, axes = plt.subplots(1, 2 if has_cmp else 1, figsize=(11 if has_cmp else 6.5, 1.9 + 0.42 * len(rows)), squeeze=False, sharey=True)
         ax = axes[0, 0]
-        _forest(ax, labels, aggregate["iqm"], aggregate["iqm_ci_low"], aggregate["iqm_ci_high"], colors)
+        degenerate = _forest(ax, labels, aggregate["iqm"], aggregate["iqm_ci_low"], aggregate["iqm_ci_high"], colors)
         ax.set_xlabel("IQM of the normalised final score (test win rate)")
         ax.set_xlim(-0.02, 1.02)
         if has_cmp:
             ax2 = axes[0, 1]
-            _forest(ax2, labels, aggregate["diff"], aggregate["diff_ci_low"], aggregate["diff_ci_high"], colors, ref=0.0)
+            degenerate |= _forest(ax2, labels, aggregate["diff"], aggregate["diff_ci_low"], aggregate["diff_ci_high"],
+                                  colors, ref=0.0)
             ax2.set_xlabel(f"difference of IQM to {method_label(baseline)} (win-rate points)")
         maps = int(aggregate["n_total_maps"].max())
         runs = f"{int(aggregate['n_runs'].min())}–{int(aggregate['n_runs'].max())}" if aggregate["n_runs"].nunique() > 1 else str(int(aggregate["n_runs"].iloc[0]))
         _header(fig, f"Aggregate over {maps} map(s)",
                 f"IQM of all runs pooled over maps ({runs} runs per method, i.e. seeds × maps) with a {STRATIFIED_CI_METHOD}: "
-                f"seeds resampled within each map. Normalised score = test win rate (0 = random policy, 1 = always wins).")
+                f"seeds resampled within each map. Normalised score = test win rate (0 = random policy, 1 = always wins)."
+                + (f" {DEGENERATE_NOTE}" if degenerate else ""))
     return fig
 
 
@@ -320,6 +349,7 @@ def probability_of_improvement(stats: pd.DataFrame, aggregate: pd.DataFrame, bas
         fig, axes = plt.subplots(nrows, ncols, figsize=(4.0 * ncols + 1.2, h * nrows + 1.0), squeeze=False, sharey=True, sharex=True)
         for ax in axes.flat[len(panels):]:
             ax.set_visible(False)
+        degenerate = False
         for ax, (title, df) in zip(axes.flat, panels):
             pts, los, his = [], [], []
             for m, k in cells:
@@ -328,14 +358,15 @@ def probability_of_improvement(stats: pd.DataFrame, aggregate: pd.DataFrame, bas
                 pts.append(r["prob_improvement"] if r is not None else np.nan)
                 los.append(r["pi_ci_low"] if r is not None else np.nan)
                 his.append(r["pi_ci_high"] if r is not None else np.nan)
-            _forest(ax, labels, pts, los, his, colors, ref=0.5)
+            degenerate |= _forest(ax, labels, pts, los, his, colors, ref=0.5)
             ax.set_xlim(-0.03, 1.03)
             ax.set_title(title + (" (mean over maps)" if title == "all maps" else ""), fontsize=10)
             ax.set_xlabel(f"P(method > {method_label(baseline)})")
         _header(fig, f"Probability of improvement over {method_label(baseline)}",
                 f"P(X > Y) + P(X = Y)/2 for the final win rate of a random run X of the method and Y of "
                 f"{method_label(baseline)} on the same map (= Mann-Whitney U / (n_x n_y)); {n_text(cmp_['n'])}; "
-                f"{CI_METHOD} per map, stratified over maps for 'all maps'. 0.5 = no difference.")
+                f"{CI_METHOD} per map, stratified over maps for 'all maps'. 0.5 = no difference."
+                + (f" {DEGENERATE_NOTE}" if degenerate else ""))
     return fig
 
 

@@ -2,16 +2,23 @@
 
 Conventions (DESIGN §6):
 
-- **IQM** = `scipy.stats.trim_mean(x, 0.25)`: the mean of the middle 50% of runs.
-- **CIs** are 95% *percentile* bootstrap intervals (`scipy.stats.bootstrap`, 2000 resamples).
+- **IQM** = `scipy.stats.trim_mean(x, 0.25)`: the mean of the middle 50% of runs. It trims
+  floor(n/4) runs from each end, so with n <= 3 it *is* the mean and with n = 4 the median
+  (`iqm_small_n_note` says so wherever a table shows such an IQM).
+- **CIs** are 95% *percentile* bootstrap intervals (`scipy.stats.bootstrap`, `N_RESAMPLES`
+  resamples: enough that the Monte Carlo error of a bound is a small fraction of a win-rate
+  point, see `benchmarks/calibrate_claims.py`).
   Percentile rather than BCa because BCa's jackknife acceleration is undefined or unstable
   at 3-5 seeds. Each CI draws from its own generator seeded by `(bootstrap_seed, cell key)`,
   so a table is byte-identical every time it is made and a cell's CI does not change when
   other methods or maps are added. With fewer than 2 values the CI is NaN; with all values
-  equal it is the point value; both cases say so in the `note` column. At 3-5 seeds a
-  percentile bootstrap under-covers: read the CIs as optimistic.
+  equal it is the point value; both cases say so in the `note` column, and so does any
+  interval of zero width (at n = 3, "P(> QMIX) = 0.00 [0.00, 0.00]" means every resample
+  separated the samples, not certainty). At 3-5 seeds a percentile bootstrap under-covers:
+  read the CIs as optimistic. The paper's claims are judged with exact tests (`claims`).
 - **Versus the baseline** (same env and map): difference of means (with a two-sample
-  bootstrap CI), Welch's t-test and the two-sided Mann-Whitney U test, each
+  bootstrap CI), Welch's t-test and the two-sided Mann-Whitney U test (exact permutation
+  p-value that stays exact when win rates tie, `pps.analysis.ranktests`), each
   Benjamini-Hochberg-adjusted across the whole family of comparisons in the table
   (`scipy.stats.false_discovery_control`); **effect size** = Hedges' g (Cohen's d with the
   pooled SD and the small-sample correction J = 1 - 3 / (4 (n_x + n_y) - 9)); **probability
@@ -21,6 +28,10 @@ Conventions (DESIGN §6):
   episode, so min-max normalisation with those anchors is the identity. The aggregate is the
   IQM of all runs pooled over maps with a **stratified** bootstrap (runs resampled within
   each map), as in Agarwal et al. 2021 ("Deep RL at the edge of the statistical precipice").
+  Every comparison with the baseline uses one map set, the maps both ran: `compared_iqm` is
+  the method's IQM on them, so `diff` = `compared_iqm` - `baseline_iqm` exactly (`iqm` is
+  over all the method's maps). In a resample where the baseline's IQM is 0 the relative
+  improvement is +inf if the method's is above 0 and 0 if both are 0 (no resample is dropped).
 """
 
 from __future__ import annotations
@@ -33,7 +44,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-N_RESAMPLES = 2000
+N_RESAMPLES = 20_000
+BATCH = 2_000  # resamples per vectorised call: the pairwise P(X > Y) statistic holds B x n_x x n_y values
 CONFIDENCE = 0.95
 CI_METHOD = f"95% percentile bootstrap CI ({N_RESAMPLES} resamples)"
 STRATIFIED_CI_METHOD = f"95% stratified percentile bootstrap CI ({N_RESAMPLES} resamples)"
@@ -44,6 +56,19 @@ SCORE = "final_test_win_rate"
 def iqm(x, axis: int = -1):
     """Interquartile mean: `scipy.stats.trim_mean(x, 0.25)`."""
     return sps.trim_mean(x, 0.25, axis=axis)
+
+
+def iqm_small_n_note(ns) -> str:
+    """The sentence a table needs when some IQM is really a mean (n <= 3) or a median (n = 4):
+    trim_mean(x, 0.25) cuts floor(n/4) runs from each end, so it trims nothing below 4 runs."""
+    ns = {int(n) for n in ns if n is not None and np.isfinite(n) and n > 0}
+    parts = []
+    if any(n <= 3 for n in ns):
+        parts.append("with 3 seeds or fewer the IQM is the mean")
+    if 4 in ns:
+        parts.append("with 4 seeds it is the median (the middle two runs)")
+    return ("Note: " + " and ".join(parts) + ", since the IQM trims a quarter of the runs from each end, "
+            "rounded down.") if parts else ""
 
 
 def mean(x, axis: int = -1):
@@ -93,13 +118,11 @@ def welch_p(x, y) -> float:
         return float(sps.ttest_ind(x, y, equal_var=False).pvalue)
 
 
-def mannwhitney_p(x, y) -> float:
-    x, y = np.asarray(x, float), np.asarray(y, float)
-    if x.size < 1 or y.size < 1 or np.ptp(np.concatenate([x, y])) == 0:
-        return np.nan
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return float(sps.mannwhitneyu(x, y, alternative="two-sided").pvalue)
+def mannwhitney_p(x, y, alternative: str = "two-sided") -> float:
+    """Exact permutation p of the Mann-Whitney U test, ties included (see `ranktests`)."""
+    from pps.analysis.ranktests import mann_whitney_exact
+
+    return mann_whitney_exact(x, y, alternative)
 
 
 def fdr_bh(p: Sequence[float]) -> np.ndarray:
@@ -118,7 +141,7 @@ def rng_for(seed: int, *key) -> np.random.Generator:
     return np.random.default_rng([int(seed), zlib.crc32(repr(tuple(str(k) for k in key)).encode())])
 
 
-def bootstrap_ci(x, statistic: Callable, rng: np.random.Generator) -> tuple[float, float, str]:
+def bootstrap_ci(x, statistic: Callable, rng: np.random.Generator, n_resamples: int = N_RESAMPLES) -> tuple[float, float, str]:
     """Percentile CI of `statistic(x, axis=-1)`; (lo, hi, note), never raising on tiny samples."""
     x = np.asarray(x, float)
     x = x[np.isfinite(x)]
@@ -129,8 +152,8 @@ def bootstrap_ci(x, statistic: Callable, rng: np.random.Generator) -> tuple[floa
         return v, v, "all values equal: CI is the point value"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        res = sps.bootstrap((x,), statistic, n_resamples=N_RESAMPLES, confidence_level=CONFIDENCE,
-                            method="percentile", vectorized=True, axis=-1, random_state=rng)
+        res = sps.bootstrap((x,), statistic, n_resamples=n_resamples, confidence_level=CONFIDENCE,
+                            method="percentile", vectorized=True, axis=-1, random_state=rng, batch=BATCH)
     return float(res.confidence_interval.low), float(res.confidence_interval.high), ""
 
 
@@ -146,7 +169,7 @@ def bootstrap_ci2(x, y, statistic: Callable, rng: np.random.Generator) -> tuple[
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         res = sps.bootstrap((x, y), statistic, n_resamples=N_RESAMPLES, confidence_level=CONFIDENCE,
-                            method="percentile", vectorized=True, axis=-1, random_state=rng)
+                            method="percentile", vectorized=True, axis=-1, random_state=rng, batch=BATCH)
     return float(res.confidence_interval.low), float(res.confidence_interval.high), ""
 
 
@@ -154,14 +177,31 @@ def _mean_diff(x, y, axis=-1):
     return np.mean(x, axis=axis) - np.mean(y, axis=axis)
 
 
-def percentile_ci(dist: np.ndarray) -> tuple[float, float]:
-    dist = np.asarray(dist, float)
-    dist = dist[np.isfinite(dist)]
+def percentile_ci(dist: np.ndarray, confidence: float = CONFIDENCE) -> tuple[float, float]:
+    """Percentile interval of a bootstrap distribution. Infinite values are kept (a resample
+    whose ratio is unbounded counts, it is not dropped); NaN is an error: the caller must say
+    what an undefined resample means (see `convergence.ratio_ci`)."""
+    dist = np.asarray(dist, float).ravel()
     if dist.size == 0:
         return np.nan, np.nan
-    a = (1 - CONFIDENCE) / 2
-    lo, hi = np.quantile(dist, [a, 1 - a])
+    if np.isnan(dist).any():
+        raise ValueError("percentile_ci: NaN in the bootstrap distribution; resolve undefined resamples first")
+    a = (1 - confidence) / 2
+    # linear interpolation as scipy.stats.bootstrap, except with infinities (inf - inf is NaN)
+    method = "linear" if np.isfinite(dist).all() else "inverted_cdf"
+    lo, hi = np.quantile(dist, [a, 1 - a], method=method)
     return float(lo), float(hi)
+
+
+def zero_width(lo, hi) -> bool:
+    """A finite interval of zero width: a degenerate bootstrap, not certainty."""
+    return bool(np.isfinite(lo) and np.isfinite(hi) and lo == hi)
+
+
+def relative_resamples(dm: np.ndarray, db: np.ndarray) -> np.ndarray:
+    """dm / db - 1 per resample, with db = 0 meaning +inf (dm > 0) or 0 (dm = 0), never NaN."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(db > 0, dm / db - 1, np.where(dm > 0, np.inf, 0.0))
 
 
 def stratified_resample(strata: Sequence[np.ndarray], rng: np.random.Generator, n: int = N_RESAMPLES) -> np.ndarray:
@@ -208,6 +248,9 @@ def cell_stats(final: pd.DataFrame, baseline: str, seed: int, score: str = SCORE
             row["prob_improvement"] = probability_of_improvement(x, base)
             lo, hi, note2 = bootstrap_ci2(x, base, _pi_vectorised, rng_for(seed, "pi", *key))
             row["pi_ci_low"], row["pi_ci_high"] = lo, hi
+            if not note2 and zero_width(lo, hi):
+                note2 = (f"P(> {baseline}) CI has zero width: every resample separates the two samples "
+                         f"completely (n = {x.size} vs {base.size}), which is not certainty")
             for n in (note, note2):
                 if n and n not in notes:
                     notes.append(n)
@@ -269,18 +312,20 @@ def aggregate_across_maps(final: pd.DataFrame, baseline: str, seed: int, score: 
                 xm = [strata[k] for k in shared]
                 xb = [base[k] for k in shared]
                 bm, bb = np.concatenate(xm), np.concatenate(xb)
+                row["compared_iqm"] = float(iqm(bm))
                 row["baseline_iqm"] = float(iqm(bb))
-                row["diff"] = row_diff = float(iqm(bm) - iqm(bb))
+                row["diff"] = row_diff = row["compared_iqm"] - row["baseline_iqm"]
                 row["rel_improvement"] = row_diff / row["baseline_iqm"] if row["baseline_iqm"] > 0 else np.nan
+                if len(shared) < len(keys):
+                    notes.append(f"compared with {baseline} on the {len(shared)} map(s) both ran (compared_iqm)")
                 dm = iqm(stratified_resample(xm, rng), axis=1)
                 db = iqm(stratified_resample(xb, rng), axis=1)
                 row["diff_ci_low"], row["diff_ci_high"] = percentile_ci(dm - db)
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    rel = np.where(db > 0, dm / db - 1, np.nan)
                 if row["baseline_iqm"] > 0:
+                    rel = relative_resamples(dm, db)
                     row["rel_ci_low"], row["rel_ci_high"] = percentile_ci(rel)
-                    if np.mean(~np.isfinite(rel)) > 0.025:
-                        notes.append("baseline IQM was 0 in >2.5% of resamples: relative CI unreliable")
+                    if np.mean(db == 0) > (1 - CONFIDENCE) / 2:
+                        notes.append(f"{baseline}'s IQM was 0 in more than 2.5% of resamples: the relative CI reaches infinity")
                 else:
                     notes.append(f"{baseline} IQM is 0: relative improvement undefined")
                 # average over maps of the per-map probability of improvement
@@ -292,13 +337,15 @@ def aggregate_across_maps(final: pd.DataFrame, baseline: str, seed: int, score: 
                     for a, b in zip(xm, xb)
                 ], axis=0)
                 row["pi_ci_low"], row["pi_ci_high"] = percentile_ci(boot)
+                if zero_width(row["pi_ci_low"], row["pi_ci_high"]):
+                    notes.append(f"P(> {baseline}) CI has zero width (complete separation at this n), not certainty")
             else:
                 notes.append(f"no map shared with {baseline}: no comparison")
         row["note"] = "; ".join(notes)
         rows.append(row)
     columns = [
         "method", "interval", "n_maps", "n_total_maps", "n_runs", "maps", "iqm", "iqm_ci_low", "iqm_ci_high",
-        "mean", "compared_maps", "baseline_iqm", "diff", "diff_ci_low", "diff_ci_high",
+        "mean", "compared_maps", "compared_iqm", "baseline_iqm", "diff", "diff_ci_low", "diff_ci_high",
         "rel_improvement", "rel_ci_low", "rel_ci_high", "prob_improvement", "pi_ci_low", "pi_ci_high", "note",
     ]
     out = pd.DataFrame(rows).reindex(columns=columns)

@@ -17,7 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--smooth-window", type=int, default=3, help="trailing moving average over N evaluations before thresholding; 1 = none (default: 3)")
     parser.add_argument("--bootstrap-seed", type=int, default=0, help="seed of every bootstrap, so tables are identical each time (default: 0)")
     parser.add_argument("--claims-interval", type=int, default=300, help="interval K at which PPS methods are judged against the paper's claims; the nearest K if absent (default: 300, the authors')")
-    parser.add_argument("--high-dim-maps", nargs="+", default=None, help="maps counted as high-dimensional for the RS-PPS claim (default: the many-unit SMAC/SMAX maps, see pps.analysis.claims)")
+    parser.add_argument("--high-dim-maps", nargs="+", default=None, help="maps counted as high-dimensional for the RS-PPS claim (default: the SMAX/SMAC maps with at least 16 units, allies + enemies, in the suite's map tables; the paper names none)")
 
 
 def run(args: argparse.Namespace) -> int:

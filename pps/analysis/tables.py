@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from pps.analysis.stats import CI_METHOD
+from pps.analysis.stats import CI_METHOD, iqm_small_n_note
 from pps.analysis.style import cell_label, has_interval
 
 DASH = "–"
@@ -29,12 +29,33 @@ def num(x, digits: int = 2) -> str:
     return f"{float(x):.{digits}f}" if _finite(x) else DASH
 
 
+DEGENERATE = "†"
+DEGENERATE_FOOTNOTE = (f"{DEGENERATE} zero-width interval: every bootstrap resample gave the same value (all values "
+                       f"equal, or complete separation at this n). It reflects too few seeds, not certainty.")
+
+
+def degenerate_mark(lo, hi) -> str:
+    """'†' after an interval of zero width, which would otherwise read as certainty."""
+    return DEGENERATE if _finite(lo) and _finite(hi) and float(lo) == float(hi) else ""
+
+
+def num_inf(x, digits: int = 2) -> str:
+    """Like `num`, but ±inf prints as ∞ (bootstrap bounds of ratios can be unbounded)."""
+    try:
+        if math.isinf(float(x)):
+            return "∞" if float(x) > 0 else "-∞"
+    except (TypeError, ValueError):
+        pass
+    return num(x, digits)
+
+
 def ci(point, lo, hi, digits: int = 2) -> str:
+    """'0.50 [0.40, 0.60]'; a zero-width interval is marked with † (see DEGENERATE_FOOTNOTE)."""
     if not _finite(point):
         return DASH
     if not (_finite(lo) and _finite(hi)):
         return num(point, digits)
-    return f"{float(point):.{digits}f} [{float(lo):.{digits}f}, {float(hi):.{digits}f}]"
+    return f"{float(point):.{digits}f} [{float(lo):.{digits}f}, {float(hi):.{digits}f}]{degenerate_mark(lo, hi)}"
 
 
 def pval(p) -> str:
@@ -60,6 +81,16 @@ def pct(x, digits: int = 0) -> str:
     return f"{100 * float(x):+.{digits}f}%" if _finite(x) else DASH
 
 
+def pct_inf(x, digits: int = 0) -> str:
+    """Like `pct`, with +inf as '+∞%' (a relative improvement over an IQM of 0)."""
+    try:
+        if math.isinf(float(x)):
+            return "+∞%" if float(x) > 0 else "-∞%"
+    except (TypeError, ValueError):
+        pass
+    return pct(x, digits)
+
+
 # --------------------------------------------------------------------------- renderers
 def markdown(headers: Sequence[str], rows: Sequence[Sequence[str]], align: str | None = None) -> str:
     """A GitHub pipe table; `align` is one of l/r/c per column."""
@@ -82,7 +113,8 @@ _TEX_ESCAPE = {"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": 
 def tex_escape(s: str) -> str:
     s = "".join(_TEX_ESCAPE.get(ch, ch) for ch in str(s))
     return (s.replace(DASH, "--").replace("≥", r"$\geq$").replace("≤", r"$\leq$")
-            .replace("Δ", r"$\Delta$").replace("×", r"$\times$"))
+            .replace("Δ", r"$\Delta$").replace("×", r"$\times$").replace(DEGENERATE, r"$^{\dagger}$")
+            .replace("∞", r"$\infty$"))
 
 
 def latex(headers: Sequence[str], rows: Sequence[Sequence[str]], align: str, caption: str, label: str,
@@ -144,26 +176,34 @@ def stats_rows(stats: pd.DataFrame, baseline_label: str):
     return headers, rows, breaks
 
 
-def stats_caption(stats: pd.DataFrame, baseline_label: str, final_window: str = "last evaluations") -> str:
+def _has_degenerate(rows) -> bool:
+    return any(DEGENERATE in str(c) for r in rows for c in r)
+
+
+def stats_caption(stats: pd.DataFrame, baseline_label: str, final_window: str = "last evaluations",
+                  degenerate: bool = False) -> str:
+    small_n = iqm_small_n_note(stats["n"])
     return (
         f"Final test win rate ({final_window} of each run) per map and method, {_n_range(stats['n'])} seeds. "
         f"IQM = interquartile mean; CIs: {CI_METHOD}. Against {baseline_label} on the same map: difference of means, "
-        f"Welch t and Mann-Whitney U p-values with Benjamini-Hochberg FDR-adjusted values in brackets "
-        f"(family: every comparison in this table, per test), "
+        f"Welch t and exact (tie-aware permutation) Mann-Whitney U p-values with Benjamini-Hochberg FDR-adjusted "
+        f"values in brackets (family: every comparison in this table, per test), "
         f"Hedges' g, and the probability of improvement P(X > Y) + P(X = Y)/2."
+        + (f" {small_n}" if small_n else "") + (f" {DEGENERATE_FOOTNOTE}" if degenerate else "")
     )
 
 
 def stats_markdown(stats: pd.DataFrame, baseline_label: str, final_window: str) -> str:
     headers, rows, _ = stats_rows(stats, baseline_label)
-    text = "# Final performance\n\n" + stats_caption(stats, baseline_label, final_window) + "\n\n"
+    text = "# Final performance\n\n" + stats_caption(stats, baseline_label, final_window, _has_degenerate(rows)) + "\n\n"
     notes = [f"- {cell_label(r.method, r.interval)} on {r.map}: {r.note}" for r in stats.itertuples() if isinstance(r.note, str) and r.note]
     return text + markdown(headers, rows, "llrlrlllrl") + ("\nNotes:\n\n" + "\n".join(notes) + "\n" if notes else "")
 
 
 def stats_latex(stats: pd.DataFrame, baseline_label: str, final_window: str) -> str:
     headers, rows, breaks = stats_rows(stats, baseline_label)
-    return latex(headers, rows, "llrlrlllrl", stats_caption(stats, baseline_label, final_window), "tab:pps-final", breaks=breaks)
+    return latex(headers, rows, "llrlrlllrl", stats_caption(stats, baseline_label, final_window, _has_degenerate(rows)),
+                 "tab:pps-final", breaks=breaks)
 
 
 def convergence_rows(speed: pd.DataFrame, baseline_label: str):
@@ -196,8 +236,9 @@ def convergence_rows(speed: pd.DataFrame, baseline_label: str):
             else:
                 prefix = {"lower": "≥ ", "upper": "≤ "}.get(r["bound"], "")
                 sp = f"{prefix}{num(r['speedup'])}×"
-                if _finite(r["speedup_ci_low"]) and _finite(r["speedup_ci_high"]):
-                    sp += f" [{num(r['speedup_ci_low'])}, {num(r['speedup_ci_high'])}]"
+                lo, hi = r["speedup_ci_low"], r["speedup_ci_high"]
+                if not (pd.isna(lo) or pd.isna(hi)):  # bounds may be 0 or ∞ (censored resamples)
+                    sp += f" [{num_inf(lo)}, {num_inf(hi)}]{degenerate_mark(lo, hi)}"
             row += [f"{int(r['n_reached'])}/{int(r['n'])}", med, sp]
         row.append(num(first["norm_auc_iqm"]))
         rows.append(row)
@@ -206,14 +247,18 @@ def convergence_rows(speed: pd.DataFrame, baseline_label: str):
     return headers, rows, breaks, groups, align
 
 
-def convergence_caption(speed: pd.DataFrame, baseline_label: str, smooth_window: int) -> str:
+def convergence_caption(speed: pd.DataFrame, baseline_label: str, smooth_window: int, degenerate: bool = False) -> str:
     return (
         f"Steps to reach a test win rate, per map and method ({_n_range(speed['n'])} seeds). The win rate is "
         f"smoothed by a trailing mean over {smooth_window} evaluations on the common step grid; 'reached' counts "
-        f"the seeds that get there; a run that never does counts as its last step, so '> x' medians and "
-        f"≥/≤ speed-ups are bounds. Speed-up = median steps of {baseline_label} / median steps of the method "
-        f"({CI_METHOD}, seeds resampled within each method). AUC = the area under the unsmoothed win-rate curve "
-        f"divided by the run's length (the average win rate over training), IQM over seeds."
+        f"the seeds that get there. Median steps = the Kaplan-Meier median: a run that never gets there is "
+        f"censored at its last step (it would cross later, if ever), whatever its length; '> x' marks a median "
+        f"known only to be later than x, and ≥/≤ speed-ups are then bounds. Speed-up = median steps of "
+        f"{baseline_label} / median steps of the method ({CI_METHOD}, seeds resampled within each method; a "
+        f"resample whose median is never reached counts as infinitely slow, so a bound can be 0 or ∞). AUC = the "
+        f"area under the unsmoothed win-rate curve divided by the run's length (the average win rate over "
+        f"training), IQM over seeds." + (f" {iqm_small_n_note(speed['n'])}" if iqm_small_n_note(speed["n"]) else "")
+        + (f" {DEGENERATE_FOOTNOTE}" if degenerate else "")
     )
 
 
@@ -225,12 +270,14 @@ def convergence_markdown(speed: pd.DataFrame, baseline_label: str, smooth_window
         for h in headers[i:i + span]:
             named.append(f"{h} ({title})" if title else h)
         i += span
-    return "# Convergence\n\n" + convergence_caption(speed, baseline_label, smooth_window) + "\n\n" + markdown(named, rows, align)
+    return ("# Convergence\n\n" + convergence_caption(speed, baseline_label, smooth_window, _has_degenerate(rows)) + "\n\n"
+            + markdown(named, rows, align))
 
 
 def convergence_latex(speed: pd.DataFrame, baseline_label: str, smooth_window: int) -> str:
     headers, rows, breaks, groups, align = convergence_rows(speed, baseline_label)
-    return latex(headers, rows, align, convergence_caption(speed, baseline_label, smooth_window), "tab:pps-convergence",
+    return latex(headers, rows, align, convergence_caption(speed, baseline_label, smooth_window, _has_degenerate(rows)),
+                 "tab:pps-convergence",
                  groups=groups, breaks=breaks)
 
 

@@ -1,0 +1,126 @@
+"""Exact rank tests that stay exact when values tie (win rates tie a lot: 0, 1, k/32).
+
+Why not `scipy.stats.mannwhitneyu`: its default `method="auto"` switches to the normal
+approximation as soon as two values tie, so [1, 1, 1] vs [0, 0, 0] gets p = 0.047 where the
+exact permutation p is 0.1 (the smallest any 3-vs-3 comparison can reach), and SciPy's
+`method="exact"` ignores ties in older releases that `pyproject.toml` still allows.
+
+Here the null distribution of U is the *permutation* distribution given the pooled values,
+ties included (U counts a tie as 1/2, i.e. U is computed from mid-ranks). It is counted
+exactly by dynamic programming over subsets (no sampling, so no seed and no Monte Carlo
+error): the number of ways to pick the n_x labels "X" among the pooled runs whose doubled
+mid-ranks sum to each possible value. `tests/test_analysis.py` checks it against
+`scipy.stats.permutation_test` on small samples, where SciPy enumerates every permutation.
+
+`stratified_pi_test` combines several maps (strata): its statistic is the mean over maps of
+the probability of improvement U_j / (n_xj n_yj), the quantity `claims.md` reports, and its
+exact null distribution is the convolution of the per-map U distributions (labels are
+permuted within each map only, so maps of different difficulty never mix).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from functools import reduce
+
+import numpy as np
+from scipy import stats as sps
+
+# The convolution grid of `stratified_pi_test` has lcm(2 n_xj n_yj) points per unit of the
+# statistic; beyond this it would be slow and the test refuses (no realistic grid gets there).
+_MAX_GRID = 2_000_000
+
+
+def _doubled_midranks(pooled: np.ndarray) -> np.ndarray:
+    """2 x the mid-ranks (1-based) of `pooled`: integers, so ties cost no precision."""
+    return np.rint(2 * sps.rankdata(pooled, method="average")).astype(np.int64)
+
+
+def u_null_distribution(x, y) -> tuple[np.ndarray, np.ndarray]:
+    """Exact permutation distribution of U_x = #(x > y) + #(x = y)/2 given the pooled values.
+
+    Returns (twice_u, probability): every attainable value of 2 U (integers) and its
+    probability when the n_x "X" labels are assigned uniformly at random among the pooled runs.
+    """
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    nx = x.size
+    a = _doubled_midranks(np.concatenate([x, y]))
+    top = int(np.sort(a)[::-1][:nx].sum())
+    # counts[k, s]: number of k-subsets of the items seen so far whose doubled ranks sum to s
+    counts = np.zeros((nx + 1, top + 1))
+    counts[0, 0] = 1.0
+    for ai in a:
+        if ai <= top:
+            counts[1:, ai:] += counts[:-1, : top + 1 - ai].copy()
+    dist = counts[nx]
+    sums = np.flatnonzero(dist)
+    prob = dist[sums] / dist.sum()
+    # U = R_x - n_x (n_x + 1) / 2 with R_x the rank sum, so 2U = sum(2 r) - n_x (n_x + 1)
+    return sums - nx * (nx + 1), prob
+
+
+def mann_whitney_exact(x, y, alternative: str = "two-sided") -> float:
+    """Exact (tie-aware) Mann-Whitney p-value; NaN when a sample is empty or all values tie.
+
+    `alternative`: "greater" tests X stochastically larger than Y, "less" smaller, and
+    "two-sided" is 2 x the smaller one-sided p (capped at 1), SciPy's convention.
+    """
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    x, y = x[np.isfinite(x)], y[np.isfinite(y)]
+    if x.size == 0 or y.size == 0 or np.ptp(np.concatenate([x, y])) == 0:
+        return np.nan
+    twice_u, prob = u_null_distribution(x, y)
+    observed = int(np.rint(2 * _u_statistic(x, y)))
+    greater = float(prob[twice_u >= observed].sum())
+    less = float(prob[twice_u <= observed].sum())
+    if alternative == "greater":
+        return min(1.0, greater)
+    if alternative == "less":
+        return min(1.0, less)
+    if alternative == "two-sided":
+        return min(1.0, 2 * min(greater, less))
+    raise ValueError(f"alternative must be 'two-sided', 'greater' or 'less', not {alternative!r}")
+
+
+def _u_statistic(x: np.ndarray, y: np.ndarray) -> float:
+    return float(((x[:, None] > y[None, :]) + 0.5 * (x[:, None] == y[None, :])).sum())
+
+
+def stratified_pi_test(xs: Sequence[np.ndarray], ys: Sequence[np.ndarray]) -> tuple[float, float]:
+    """One-sided exact test that X beats Y across strata (maps): (mean PI over maps, p).
+
+    Statistic: the mean over strata of U_j / (n_xj n_yj), the probability of improvement of X
+    over Y on map j. p = P(statistic >= observed) when, on every map independently, the labels
+    are permuted among that map's runs: exact under the null "on each map, X and Y runs come
+    from one distribution" whatever that distribution is (bimodal learn/fail included).
+    Strata where either side is empty are skipped; (NaN, NaN) when none is left, and p = 1
+    when every stratum is one tied value (nothing can be shown).
+    """
+    pairs = []
+    for x, y in zip(xs, ys):
+        x, y = np.asarray(x, float), np.asarray(y, float)
+        x, y = x[np.isfinite(x)], y[np.isfinite(y)]
+        if x.size and y.size:
+            pairs.append((x, y))
+    if not pairs:
+        return np.nan, np.nan
+    # PI_j = 2U_j / (2 n_x n_y): put every stratum on the grid of 1/L, L = lcm(2 n_x n_y)
+    denoms = [2 * x.size * y.size for x, y in pairs]
+    grid = reduce(math.lcm, denoms)
+    if grid * len(pairs) > _MAX_GRID:
+        raise ValueError(f"stratified_pi_test: {len(pairs)} strata with sample sizes giving a grid of {grid}; too large")
+    total = np.ones(1)
+    observed = 0
+    for (x, y), d in zip(pairs, denoms):
+        scale = grid // d
+        observed += int(np.rint(2 * _u_statistic(x, y))) * scale
+        if np.ptp(np.concatenate([x, y])) == 0:
+            twice_u, prob = np.array([x.size * y.size]), np.ones(1)  # all tied: U = n_x n_y / 2
+        else:
+            twice_u, prob = u_null_distribution(x, y)
+        pmf = np.zeros(int(twice_u.max()) * scale + 1)
+        pmf[twice_u * scale] = prob
+        total = np.convolve(total, pmf)
+    p = float(total[observed:].sum())
+    return observed / grid / len(pairs), min(1.0, p)
