@@ -1,4 +1,4 @@
-"""The env registry, `pps maps` and the SMAX backend (jaxmarl, CPU).
+"""The env registry, `pps maps` and the SMAX backend (jaxmarl, CPU). MPE: tests/test_mpe.py.
 
 Compiling a map's step takes a few seconds, so tests share one (map, B) per map: the
 backend caches compiled functions per process.
@@ -15,6 +15,7 @@ import pytest
 import torch
 
 from pps.envs import registry
+from pps.envs.smax_tasks import SMAX_MAPS
 from pps.errors import UserError
 
 B = 8
@@ -65,6 +66,25 @@ def test_registry_import_is_cheap():
     assert out.stdout.strip() == "[]"
 
 
+def test_every_registered_backend_is_complete():
+    """Each registered `<name>_tasks` module declares a backend under its registered name whose
+    env class and info function exist, and whose tasks use canonical unit types."""
+    import importlib
+
+    assert registry.ENV_NAMES == tuple(registry.BACKEND_MODULES) == ("smax", "smac", "mpe")
+    for name, module in registry.BACKEND_MODULES.items():
+        b = importlib.import_module(module).BACKEND
+        assert b.name == name and registry.backend(name) is b and registry.MAPS[name] is b.tasks
+        for path in (b.vec_env, b.env_info):
+            mod, _, attr = path.partition(":")
+            assert callable(getattr(importlib.import_module(mod), attr)), path
+        for spec in b.tasks.values():
+            assert all(t < len(registry.UNIT_TYPE_NAMES) for t in spec.unit_types)
+        assert isinstance(b.has_win_condition, bool)
+    assert registry.UNIT_TYPE_NAMES[:6] == ("marine", "marauder", "stalker", "zealot", "zergling", "hydralisk")
+    assert registry.MAPS["smax"] is SMAX_MAPS  # the registry lists the backend's own table
+
+
 def test_smax_table_matches_jaxmarl():
     """The static SMAX table (used without importing jax) agrees with the installed jaxmarl."""
     from pps.envs.smax import _import_smax
@@ -72,9 +92,9 @@ def test_smax_table_matches_jaxmarl():
     _import_smax()
     from jaxmarl.environments.smax.smax_env import MAP_NAME_TO_SCENARIO
 
-    assert set(MAP_NAME_TO_SCENARIO) == set(registry.SMAX_MAPS)
+    assert set(MAP_NAME_TO_SCENARIO) == set(SMAX_MAPS)
     for name, scenario in MAP_NAME_TO_SCENARIO.items():
-        spec = registry.SMAX_MAPS[name]
+        spec = SMAX_MAPS[name]
         assert (spec.n_agents, spec.n_enemies) == (scenario.num_allies, scenario.num_enemies), name
         if scenario.smacv2_unit_type_generation:
             assert set(spec.agents) == {"random"}
@@ -107,6 +127,8 @@ def test_list_maps():
     assert by["smax", "3m"].usable_here and by["smax", "3m"].episode_limit == 100
     assert by["smac", "MMM2"].n_agents == 10 and by["smac", "corridor"].episode_limit == 400
     assert all(e.env == "smac" for e in registry.list_maps("smac"))
+    assert by["smax", "3m"].has_win_condition and by["smac", "MMM2"].has_win_condition
+    assert not by["mpe", "simple_spread_v3"].has_win_condition and by["mpe", "simple_spread_v3"].n_enemies == 0
 
 
 # ---------------------------------------------------------------------------- pps maps
@@ -229,14 +251,32 @@ def test_won_random_never_scripted_sometimes(env3m):
     assert torch.equal(final_won, wins)
 
 
-def test_finished_envs_are_frozen(env3m):
-    steps, *_ = run_episode(env3m, scripted)
-    done_at = None
-    for res in steps[1:]:
-        if done_at is not None:
-            assert res.done[done_at] and res.reward[done_at] == 0
-        if done_at is None and res.done.any() and not res.done.all():
-            done_at = int(res.done.nonzero()[0])
+def test_finished_envs_are_frozen():
+    """An env that ends before the others keeps its done/won/truncated flags, pays 0, and its
+    jaxmarl state stops changing, for every later step of the synchronous episode."""
+    import jax
+    import numpy as np
+
+    env = registry.make_env("smax", "3m", B, seed=7)  # own seed: independent of test order
+    avail = env.reset().avail
+    first_done, frozen_checks = None, 0
+    for _ in range(env.info.episode_limit):
+        res = env.step(scripted(avail))
+        avail = res.avail
+        leaves = [np.array(leaf) for leaf in jax.tree.leaves(env._state)]
+        if first_done is not None:
+            i, won, truncated, state = first_done
+            assert bool(res.done[i]) and float(res.reward[i]) == 0.0
+            assert (bool(res.won[i]), bool(res.truncated[i])) == (won, truncated)
+            assert all(np.array_equal(now[i], then[i]) for now, then in zip(leaves, state)), "state moved"
+            frozen_checks += 1
+        elif res.done.any() and not res.done.all():
+            i = int(res.done.nonzero()[0])
+            first_done = (i, bool(res.won[i]), bool(res.truncated[i]), leaves)
+        if res.done.all():
+            break
+    assert first_done is not None, "no env ended before the others"
+    assert frozen_checks >= 3, f"only {frozen_checks} steps after the first env ended"
 
 
 def test_same_seed_same_trajectory_and_rng_round_trip():
@@ -277,6 +317,28 @@ def test_smax_world_state_is_normalised_to_unit_range():
         res = env.step(actions.view(4, 3))
         states.append(res.state)
         avail = res.avail
-    stacked = torch.stack(states)
+    stacked = torch.stack(states)  # [T, B, state_dim]
     assert stacked.abs().max() <= 1.0
-    assert stacked.max() > 0.3  # positions are still informative after scaling
+    # The clip guarantees the bound above; each feature's meaning checks the scale itself.
+    # Layout (jaxmarl get_world_state): per unit [health, x, y, weapon cooldown, 6 type bits],
+    # then every unit's team, then its type id.
+    units, per_unit = 6, 10
+    rows = stacked[..., : units * per_unit].reshape(*stacked.shape[:2], units, per_unit)
+    health, x, y, cooldown = rows[..., 0], rows[..., 1], rows[..., 2], rows[..., 3]
+    assert (health >= 0).all() and (health <= 1).all()
+    alive = health > 0
+    for pos in (x, y):  # a map of 32: unscaled positions would all clip to 1, a wrong scale squeeze
+        assert (pos[alive] > 0).all() and (pos[alive] < 1).all()
+        assert pos[alive].max() - pos[alive].min() > 0.3
+    # SMAX starts the teams about a quarter and three quarters across the map, centred vertically
+    start = rows[0]
+    assert ((start[..., 2] - 0.5).abs() < 0.1).all()
+    assert 0.4 < float(start[:, 3:, 1].mean() - start[:, :3, 1].mean()) < 0.6
+    # a marine's cooldown is a third of the longest (stalker's): positive values never reach the clip
+    assert 0 < cooldown.max() < 0.5
+    team = stacked[..., units * per_unit: units * per_unit + units]
+    assert (team == torch.tensor([0.0, 0.0, 0.0, 1.0, 1.0, 1.0])).all()
+    assert (stacked[..., units * per_unit + units:] == 0).all()  # marines: type id 0
+    # type ids 0..5 scaled to [0, 1]: 2s3z's stalkers (2) and zealots (3) read 0.4 and 0.6
+    types = make_env("smax", "2s3z", 2, seed=1).reset().state[:, -10:]
+    assert torch.allclose(types, torch.tensor([0.4, 0.4, 0.6, 0.6, 0.6] * 2).expand(2, 10))

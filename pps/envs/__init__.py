@@ -1,7 +1,30 @@
 """Multi-agent env backends behind one protocol (DESIGN §2).
 
-Import is cheap: nothing here imports torch, jax or smac. `registry` holds static map
-tables and imports a backend only when an env is made; the protocol types of
+Layout, and why. Validating a config, `pps maps` and the workflow's planning must answer
+at once, so everything they ask is kept apart from the code that imports jax, torch or
+StarCraft II. Each backend therefore has two modules:
+
+| module | owns | imports |
+| --- | --- | --- |
+| `<name>_tasks.py` | its task table (`tasks.TaskSpec` per map), its availability check, a `tasks.Backend` record naming the heavy module | nothing heavy |
+| `<name>.py` | the vectorised env (`VecMultiAgentEnv`) and its `EnvInfo` | jax / torch / smac |
+
+and `registry.py` only lists the `<name>_tasks` modules (`BACKEND_MODULES`, one line per
+backend) and answers every question from their records: `check_env_map`, `list_maps`,
+`backend_available`, `make_env`, `env_info`. Nothing imports a heavy module except
+`make_env` / `env_info`, so there is no import cycle (heavy modules import the registry,
+never the other way round). Adding a backend = one `<name>_tasks.py`, one `<name>.py`,
+one line in `BACKEND_MODULES`.
+
+Shared pieces: `tasks.py` (the records and the canonical unit-type table, shared so that a
+unit type id means the same on every backend), `jaxvec.py` (B jaxmarl envs in one jitted
+vmap, used by `smax` and `mpe`), `base.py` (the protocol), `references.py` (reference
+returns of return-scored tasks, readable without jax).
+
+Backends: `smax` (jaxmarl SMAX), `smac` (oxwhirl SMAC + StarCraft II), `mpe` (jaxmarl's
+cooperative particle tasks; no win condition, scored by normalised return).
+
+Import is cheap: nothing here imports torch, jax or smac; the protocol types of
 `pps.envs.base` (which imports torch) load on first access.
 """
 

@@ -6,6 +6,12 @@ resets all of them together, keeps stepping until every env has finished, and ig
 (masks) whatever an env returns after its own `done`. That is PyMARL's parallel-runner
 contract; it keeps the buffer layout trivial and costs little because a vectorised
 backend steps finished envs for free.
+
+Termination and truncation come from the backend, never from the runner's step count
+(DESIGN §2): `done & ~truncated` is a real terminal (win, loss or draw; the learner does
+not bootstrap), `truncated` is the time limit (the learner bootstraps). A backend reports
+the time limit at the step that reaches `episode_limit`, so an episode has at most
+`episode_limit` steps.
 """
 
 from __future__ import annotations
@@ -30,6 +36,9 @@ class EnvInfo:
     unit_types: tuple[int, ...]  # per agent; agents of equal type form a sharing group
     unit_type_names: tuple[str, ...]  # per agent, human-readable (e.g. "marine")
     backend_version: str = ""  # e.g. "jaxmarl 0.2.0" or the StarCraft II build
+    # False where episodes have no outcome (MPE): `won` is always False and the task is
+    # scored by its team return, normalised with `pps.envs.references`.
+    has_win_condition: bool = True
 
 
 class Observation(NamedTuple):
@@ -47,8 +56,9 @@ class StepResult(NamedTuple):
     state: torch.Tensor  # [B, state_dim]
     avail: torch.Tensor  # [B, N, n_actions]
     reward: torch.Tensor  # [B] float32 team reward of this step
-    done: torch.Tensor  # [B] bool: the episode ended at this step
-    won: torch.Tensor  # [B] bool: the episode ended in a win at this step
+    done: torch.Tensor  # [B] bool: the episode has ended (at this step or before)
+    won: torch.Tensor  # [B] bool: the episode ended in a win
+    truncated: torch.Tensor  # [B] bool: it ended by the time limit, not by its outcome
 
 
 class VecMultiAgentEnv(Protocol):

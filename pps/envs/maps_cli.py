@@ -1,7 +1,8 @@
 """`pps maps`: every (env, map) pair, its static facts, and whether it can run here.
 
 Static tables only (`pps.envs.registry`): nothing is imported from jax or smac and nothing
-is stepped, so the command answers at once.
+is stepped, so the command answers at once. `--json` rows are `registry.MapEntry`s, including
+`has_win_condition` (False: the task is scored by normalised return, see `pps.envs.references`).
 """
 
 from __future__ import annotations
@@ -30,12 +31,13 @@ def run(args: argparse.Namespace) -> int:
             notes.append(text)
         return f"[{notes.index(text) + 1}]"
 
-    header = ("env", "map", "agents", "unit types", "enemies", "limit", "usable here")
+    header = ("env", "map", "agents", "unit types", "enemies", "limit", "scored by", "usable here")
     rows = []
     for e in entries:
         types = e.unit_types + (f" {note(e.note)}" if e.note else "")
         usable = "yes" if e.usable_here else f"no {note(e.why_not)}"
-        rows.append((e.env, e.map, str(e.n_agents), types, e.enemies, str(e.episode_limit), usable))
+        scored = "win rate" if e.has_win_condition else "return"
+        rows.append((e.env, e.map, str(e.n_agents), types, e.enemies or "-", str(e.episode_limit), scored, usable))
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     right = {2, 5}  # numeric columns
 
@@ -53,4 +55,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"[{i}] {text}")
     print()
     print("limit = episode limit in agent steps; agents are listed in the env's agent order.")
+    if any(not e.has_win_condition for e in entries):
+        print("scored by return: no win condition; team return normalised by the random and reference returns "
+              "of pps/envs/score_references.csv (pps references).")
     return 0

@@ -1,19 +1,16 @@
 """SMAC backend: B oxwhirl `StarCraft2Env`s (real StarCraft II) stepped in a plain loop.
 
 StarCraft II itself is the bottleneck, so a list loop is all the vectorisation needed.
-`smac` is imported lazily, after two checks that turn the usual set-up failures into a
-`UserError` that says what to do:
-
-* the PyPI package named `smac` is also SMAC3, a hyperparameter optimiser; if that is what
-  is installed, say so and how to install the StarCraft one;
-* StarCraft II is looked for where pysc2 looks on Linux: `$SC2PATH`, else ~/StarCraftII.
+`smac` is imported lazily, after the checks of `pps.envs.smac_tasks` (SMAC3 installed under
+the same name, no StarCraft II, a missing map file) have turned the usual set-up failures
+into a `UserError` that says what to do.
 
 Episodes are synchronous: after an env's `done`, it is not stepped again until `reset()`;
 its rows repeat its last obs/state/avail with reward 0 and done/won as at the end.
-`won` is SMAC's `info["battle_won"]`. Rewards are SMAC's defaults (scaled to 20 per episode).
+`won` is SMAC's `info["battle_won"]`; `truncated` is SMAC's `info["episode_limit"]`. Rewards are SMAC's defaults (scaled to 20 per episode).
 
 RNG: StarCraft II draws its randomness from the game seed given at launch (env i gets
-`seed + i`); it cannot be captured mid-run, so `get_rng_state()` only records the seed
+`seed + i` wrapped into uint32, the protobuf field's type: `pps.seeding.env_seeds`); it cannot be captured mid-run, so `get_rng_state()` only records the seed
 and episode count and a resumed run does not replay the same episodes (as in PyMARL).
 """
 
@@ -26,16 +23,18 @@ import numpy as np
 import torch
 
 from pps.envs.base import EnvInfo, Observation, StepResult
-from pps.envs.registry import (
+from pps.envs.registry import check_env_map
+from pps.envs.smac_tasks import (
+    SMAC_INSTALL,
     SMAC_MAPS,
-    UNIT_TYPE_NAMES,
-    check_env_map,
     sc2_path,
     sc2_problem,
     smac_map_problem,
     smac_package_problem,
 )
+from pps.envs.tasks import UNIT_TYPE_NAMES
 from pps.errors import UserError
+from pps.seeding import env_seeds
 
 
 def _import_starcraft2env():
@@ -47,7 +46,7 @@ def _import_starcraft2env():
     except ImportError as err:  # e.g. pysc2 missing or broken
         raise UserError(
             f"The smac backend cannot run: importing smac.env.StarCraft2Env failed ({err}). "
-            "Reinstall it: pip install git+https://github.com/oxwhirl/smac.git"
+            f"Reinstall it: {SMAC_INSTALL}"
         ) from err
     return StarCraft2Env
 
@@ -82,6 +81,7 @@ def _info_from_env(map_name: str, env: Any) -> EnvInfo:
         unit_types=spec.unit_types,
         unit_type_names=tuple(UNIT_TYPE_NAMES[t] for t in spec.unit_types),
         backend_version=backend_version(),
+        has_win_condition=True,
     )
 
 
@@ -106,12 +106,13 @@ class SmacVecEnv:
         self.n_envs = int(n_envs)
         self.seed = int(seed)
         self.device = torch.device(device)
-        self.envs = [StarCraft2Env(map_name=map_name, seed=self.seed + i) for i in range(self.n_envs)]
+        self.envs = [StarCraft2Env(map_name=map_name, seed=s) for s in env_seeds(self.seed, self.n_envs)]
         self.info = _info_from_env(map_name, self.envs[0])
         self._episodes = 0
         self._checked_types = False
         self._done = np.ones(self.n_envs, dtype=bool)
         self._won = np.zeros(self.n_envs, dtype=bool)
+        self._truncated = np.zeros(self.n_envs, dtype=bool)
         self._last: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
 
     def _observe(self, env) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -153,6 +154,7 @@ class SmacVecEnv:
         self._episodes += 1
         self._done[:] = False
         self._won[:] = False
+        self._truncated[:] = False
         obs, state, avail = self._tensors(zip(*self._last))
         return Observation(obs, state, avail)
 
@@ -166,12 +168,16 @@ class SmacVecEnv:
             reward[i] = r
             self._done[i] = bool(terminated)
             self._won[i] = bool(info.get("battle_won", False))
+            # SMAC ends a time-limited episode with terminated=True and says why in
+            # info["episode_limit"] (PyMARL bootstraps those the same way).
+            self._truncated[i] = bool(terminated) and bool(info.get("episode_limit", False))
             self._last[i] = self._observe(env)
         obs, state, avail = self._tensors(zip(*self._last))
         d = self.device
         return StepResult(
             obs, state, avail, torch.from_numpy(reward).to(d),
             torch.from_numpy(self._done.copy()).to(d), torch.from_numpy(self._won.copy()).to(d),
+            torch.from_numpy(self._truncated.copy()).to(d),
         )
 
     def get_rng_state(self) -> Any:

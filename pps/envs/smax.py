@@ -1,23 +1,16 @@
 """SMAX backend: jaxmarl's `HeuristicEnemySMAX`, B envs vmapped in one jitted call.
 
-Speed. `jax.jit(env.step)` on the jaxmarl object re-traces its bound-method pytree on
-every call (~11 ms per call measured); this module instead jits its *own* functions that
-close over the env, once per process per (map, B, device) (`_compiled`), so a step of 8
-3m envs costs a fraction of a millisecond. Every output of a step is packed into one
-float32 row per env inside the jitted call and leaves jax as a single zero-copy torch view
-(through numpy, which measured faster than DLPack; DLPack on CUDA), which `_unpack` slices
-into obs/state/avail/reward/done/won; actions enter as the int64 torch tensor's numpy view. Compiled executables are also kept
-on disk across processes (`_enable_compilation_cache`).
+The vectorisation, packing, freezing of finished envs and RNG handling are shared with the
+other jaxmarl backends (`pps.envs.jaxvec`); this module says what is SMAX's own: the
+static table (`pps.envs.smax_tasks`), the world-state scaling, and how an episode ends.
 
-Episodes are synchronous (see `pps.envs.base`). The backend uses jaxmarl's
-non-auto-resetting `step_env`; `reset()` starts a fresh episode in all B envs. An env
-that has finished is *frozen*: its jaxmarl state stops changing, its reward is 0 and
-`done`/`won` stay at their terminal values. Its obs/state/avail rows after `done` are
-those of a phantom step from the frozen state and are meaningless (the runner masks them).
-
-`won` is derived from the state at the end of the step: every enemy dead and at least
-one ally alive (jaxmarl's own condition for its win bonus; both teams dead is a draw).
-An episode that hits the 100-step limit with enemies alive is not won.
+`done`, `won` and `truncated` are derived from the state at the end of the step, not
+taken from jaxmarl's `done` (which fires one step late, after 101 steps). An episode
+*terminates* when a team is wiped out: won when every enemy is dead and at least one ally
+alive (jaxmarl's own condition for its win bonus), lost otherwise (both teams dead is a
+draw, a loss for the win rate). It is *truncated* at the step that reaches the 100-step
+limit with both teams alive; a team wiped out on that very step still terminates.
+The team reward is jaxmarl's (every ally receives the same reward; the first ally's is used).
 
 RNG: the backend owns one JAX PRNG key seeded from `seed`; every reset/step splits it
 inside the jitted call. `get_rng_state()` is that key as a numpy uint32 array;
@@ -26,91 +19,29 @@ inside the jitted call. `get_rng_state()` is that key as a numpy uint32 array;
 
 from __future__ import annotations
 
-import contextlib
-import io
-import os
-import sys
-import warnings
 from functools import lru_cache
-from typing import Any
 
 import numpy as np
-import torch
 
-from pps.envs.base import EnvInfo, Observation, StepResult
-from pps.envs.registry import SMAX_MAPS, UNIT_TYPE_NAMES, check_env_map
+from pps.envs.base import EnvInfo
+from pps.envs.jaxvec import (
+    JaxTask,
+    JaxVecEnv,
+    compile_vec,
+    import_jax,
+    jaxmarl_version,
+    pin_jax_cpu_threads,
+    quiet_stdout,
+)
+from pps.envs.registry import check_env_map
+from pps.envs.smax_tasks import SMAX_MAPS
+from pps.envs.tasks import UNIT_TYPE_NAMES
 
-
-def _import_jax(device: str):
-    """Import jax, pinned to the CPU unless a CUDA device is requested, with a persistent
-    compilation cache (see `_enable_compilation_cache`)."""
-    if "jax" not in sys.modules and not str(device).startswith("cuda"):
-        os.environ.setdefault("JAX_PLATFORMS", "cpu")
-    import jax
-
-    _enable_compilation_cache(jax)
-    return jax
-
-
-def pin_jax_cpu_threads(threads: int) -> None:
-    """With one thread per run, keep XLA's CPU pool on one core too, so that `--cores N`
-    packs N runs without oversubscription. Takes effect only before jax is first imported."""
-    if threads == 1:
-        os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
-
-
-_CACHE_SET = False
-
-
-def _enable_compilation_cache(jax) -> None:
-    """Compiling one map's step takes seconds and every training run is its own process, so
-    keep compiled executables on disk: `$PPS_JAX_CACHE_DIR`, else ~/.cache/pps-bench/jax.
-    `PPS_JAX_CACHE_DIR=off` disables it; a cache the user configured for jax is left alone.
-    The cache changes compile time only, never results."""
-    global _CACHE_SET
-    if _CACHE_SET:
-        return
-    _CACHE_SET = True
-    setting = os.environ.get("PPS_JAX_CACHE_DIR")
-    if setting is not None and setting.strip().lower() in ("", "off", "0", "none", "false"):
-        return
-    if os.environ.get("JAX_COMPILATION_CACHE_DIR") or jax.config.jax_compilation_cache_dir:
-        return
-    path = os.path.expanduser(setting or os.path.join("~", ".cache", "pps-bench", "jax"))
-    try:
-        os.makedirs(path, exist_ok=True)
-        jax.config.update("jax_compilation_cache_dir", path)
-    except Exception:  # noqa: BLE001 - an unwritable home only costs compile time
-        pass
-
-
-def _jax_device(device: str):
-    jax = _import_jax(device)
-    if str(device).startswith("cuda"):
-        try:
-            gpus = jax.devices("gpu")
-        except RuntimeError:
-            gpus = []
-        if gpus:
-            index = int(str(device).split(":")[1]) if ":" in str(device) else 0
-            return gpus[index]
-    return jax.devices("cpu")[0]
-
-
-@contextlib.contextmanager
-def _quiet_stdout():
-    """Swallow stdout. jaxmarl prints two lines when `jaxmarl.environments` is imported and a
-    module it imports resets `sys.stdout` to `sys.__stdout__`, so swap both."""
-    saved = sys.stdout, sys.__stdout__
-    sys.stdout = sys.__stdout__ = io.StringIO()
-    try:
-        yield
-    finally:
-        sys.stdout, sys.__stdout__ = saved
+__all__ = ["SmaxVecEnv", "backend_version", "pin_jax_cpu_threads", "smax_env_info", "world_state_scale"]
 
 
 def _import_smax():
-    with _quiet_stdout():
+    with quiet_stdout():
         from jaxmarl.environments.smax import HeuristicEnemySMAX, map_name_to_scenario
     return HeuristicEnemySMAX, map_name_to_scenario
 
@@ -122,20 +53,15 @@ def _jaxmarl_env(map_name: str):
 
 
 def backend_version() -> str:
-    from importlib.metadata import version
-
-    try:
-        return f"jaxmarl {version('jaxmarl')}, jax {version('jax')}"
-    except Exception:  # noqa: BLE001
-        return "jaxmarl (unknown version)"
+    return jaxmarl_version()
 
 
 def smax_env_info(map_name: str) -> EnvInfo:
     """Static facts from the jaxmarl env object (built, never stepped) and the map table."""
     check_env_map("smax", map_name)
-    _import_jax("cpu")
-    env = _jaxmarl_env(map_name)
     spec = SMAX_MAPS[map_name]
+    import_jax("cpu")
+    env = _jaxmarl_env(map_name)
     assert env.num_agents == spec.n_agents, (map_name, env.num_agents, spec.n_agents)
     return EnvInfo(
         env="smax",
@@ -148,6 +74,7 @@ def smax_env_info(map_name: str) -> EnvInfo:
         unit_types=spec.unit_types,
         unit_type_names=tuple(UNIT_TYPE_NAMES[t] for t in spec.unit_types),
         backend_version=backend_version(),
+        has_win_condition=True,
     )
 
 
@@ -175,146 +102,57 @@ def world_state_scale(env) -> np.ndarray:
     return scale
 
 
-@lru_cache(maxsize=None)
-def _compiled(map_name: str, n_envs: int, device_key: str):
-    """The jitted reset/step of B envs of one map. Cached: traced and compiled once per process."""
-    jax = _import_jax(device_key)
+def smax_task(map_name: str) -> JaxTask:
+    """One SMAX env as the pure functions `pps.envs.jaxvec.compile_vec` batches."""
+    jax = import_jax("cpu")
     import jax.numpy as jnp
 
     env = _jaxmarl_env(map_name)
     agents = tuple(env.agents)
     n_allies = env.num_allies
-    B = n_envs
-
+    limit = int(env.max_steps)
     state_scale = jnp.asarray(world_state_scale(env))
 
-    def observe(obs_dict, inner_state):
+    def step(key, state, actions):
+        obs, new_state, rewards, _, _ = env.step_env(key, state, {a: actions[i] for i, a in enumerate(agents)})
+        return obs, new_state, rewards[agents[0]]
+
+    def observe(obs_dict, state):
+        inner = state.state
         obs = jnp.stack([obs_dict[a] for a in agents], axis=1)  # [B, N, obs_dim]
-        avail_dict = jax.vmap(env._env.get_avail_actions)(inner_state)
+        avail_dict = jax.vmap(env._env.get_avail_actions)(inner)
         avail = jnp.stack([avail_dict[a] for a in agents], axis=1).astype(jnp.bool_)
         world = jnp.clip(obs_dict["world_state"].astype(jnp.float32) * state_scale, -1.0, 1.0)
         return obs.astype(jnp.float32), world, avail
 
-    def pack(*arrays):
-        """Every per-env output in one float32 row per env, so the host side converts one
-        array instead of six (each conversion waits on the device and costs Python time)."""
-        return jnp.concatenate([a.reshape(B, -1).astype(jnp.float32) for a in arrays], axis=1)
+    def outcome(state):
+        """(terminated, truncated, won) of each env [B]. jaxmarl's own `done` checks the time
+        limit before counting the step, so it ends episodes after `limit + 1` steps; the
+        suite ends them at `limit`, as SMAC does, and says which kind of end."""
+        inner = state.state
+        alive = inner.unit_alive  # [B, n_units]
+        allies_alive = jnp.any(alive[:, :n_allies], axis=1)
+        enemies_alive = jnp.any(alive[:, n_allies:], axis=1)
+        terminated = ~allies_alive | ~enemies_alive  # win, loss or draw (both teams dead)
+        truncated = ~terminated & (inner.step >= limit)
+        return terminated, truncated, terminated & ~enemies_alive & allies_alive
 
-    def won_of(inner_state):
-        alive = inner_state.unit_alive  # [B, n_units]
-        return ~jnp.any(alive[:, n_allies:], axis=1) & jnp.any(alive[:, :n_allies], axis=1)
-
-    def reset(key):
-        key, sub = jax.random.split(key)
-        obs_dict, state = jax.vmap(env.reset)(jax.random.split(sub, B))
-        # jaxmarl's reset makes some leaves weakly typed and step_env strongly typed; make
-        # them all strong so step() sees one input signature and compiles once.
-        state = jax.tree.map(lambda x: jax.lax.convert_element_type(x, x.dtype), state)
-        return key, state, pack(*observe(obs_dict, state.state))
-
-    def step(key, state, actions):
-        key, sub = jax.random.split(key)
-        actions = actions.astype(jnp.int32)
-
-        def one(k, s, a):
-            return env.step_env(k, s, {ag: a[i] for i, ag in enumerate(agents)})
-
-        obs_dict, new_state, rewards, dones, _ = jax.vmap(one)(jax.random.split(sub, B), state, actions)
-        was_done = state.state.done  # [B]: finished before this step -> freeze
-        frozen = jax.tree.map(
-            lambda old, new: jnp.where(was_done.reshape((B,) + (1,) * (new.ndim - 1)), old, new),
-            state, new_state,
-        )
-        reward = jnp.where(was_done, 0.0, rewards[agents[0]]).astype(jnp.float32)
-        done = was_done | dones["__all__"]
-        won = done & won_of(frozen.state)
-        obs, world, avail = observe(obs_dict, new_state.state)
-        return key, frozen, pack(obs, world, avail, reward, done, won)
-
-    device = _jax_device(device_key)
-    # Inputs are committed to `device` (the key is device_put there), so the calls run there.
-    return jax.jit(reset), jax.jit(step), device
+    return JaxTask(reset=env.reset, step=step, observe=observe, outcome=outcome)
 
 
-def _silence_readonly_warning() -> None:
-    """torch warns once per process when wrapping a read-only numpy array; jax's CPU arrays
-    are read-only views. The tensors handed out are never written back into jax (only the
-    key and the env state go back in, and those stay jax arrays), so the warning is noise:
-    trigger it once here, silenced."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        ro = np.zeros(1)
-        ro.flags.writeable = False
-        torch.from_numpy(ro)
+@lru_cache(maxsize=None)
+def _compiled(map_name: str, n_envs: int, device_key: str):
+    """The jitted reset/step of B envs of one map. Cached: traced and compiled once per process."""
+    import_jax(device_key)
+    return compile_vec(smax_task(map_name), n_envs, device_key)
 
 
-def _to_torch(x, device: torch.device) -> torch.Tensor:
-    """A jax array as a torch tensor. On the CPU a zero-copy view through numpy: measured
-    ~1.5 us per array against ~6 us for `torch.from_dlpack` (both zero-copy)."""
-    if device.type == "cpu":
-        return torch.from_numpy(np.asarray(x))
-    return torch.from_dlpack(x).to(device)
-
-
-def _unpack(packed: torch.Tensor, b: int, n: int, obs_dim: int, state_dim: int, n_actions: int,
-            with_outcome: bool) -> tuple[torch.Tensor, ...]:
-    """Views into the packed [B, F] row per env: obs, state, avail (+ reward, done, won)."""
-    o, s, a = n * obs_dim, state_dim, n * n_actions
-    obs = packed[:, :o].view(b, n, obs_dim)
-    state = packed[:, o:o + s]
-    avail = packed[:, o + s:o + s + a].reshape(b, n, n_actions) > 0.5
-    if not with_outcome:
-        return obs, state, avail
-    tail = packed[:, o + s + a:]
-    return obs, state, avail, tail[:, 0], tail[:, 1] > 0.5, tail[:, 2] > 0.5
-
-
-class SmaxVecEnv:
+class SmaxVecEnv(JaxVecEnv):
     """B SMAX envs of one map (see the module docstring for episode, won and RNG rules)."""
 
+    name = "SMAX"
+
     def __init__(self, map_name: str, n_envs: int, seed: int, device: str = "cpu") -> None:
-        check_env_map("smax", map_name)
-        self.jax = _import_jax(device)
-        _silence_readonly_warning()
-        self.map_name = map_name
-        self.n_envs = int(n_envs)
-        self.device = torch.device(device)
-        self.info = smax_env_info(map_name)
-        self._reset_fn, self._step_fn, self._jax_device = _compiled(map_name, self.n_envs, str(device))
-        self._key = self.jax.device_put(self.jax.random.PRNGKey(int(seed) % (2**32)), self._jax_device)
-        self._state = None
-        info = self.info
-        self._dims = (self.n_envs, info.n_agents, info.obs_dim, info.state_dim, info.n_actions)
-
-    # -- protocol
-
-    def reset(self) -> Observation:
-        self._key, self._state, packed = self._reset_fn(self._key)
-        return Observation(*_unpack(_to_torch(packed, self.device), *self._dims, with_outcome=False))
-
-    def step(self, actions: torch.Tensor) -> StepResult:
-        if self._state is None:
-            raise RuntimeError("step() before reset()")
-        if actions.shape != (self.n_envs, self.info.n_agents):
-            raise ValueError(f"actions must be [{self.n_envs}, {self.info.n_agents}], got {tuple(actions.shape)}")
-        if actions.device.type == "cpu":
-            acts = actions.detach().numpy().astype(np.int32, copy=False)
-        else:
-            acts = self.jax.dlpack.from_dlpack(actions.detach().to(torch.int32).contiguous())
-        self._key, self._state, packed = self._step_fn(self._key, self._state, acts)
-        return StepResult(*_unpack(_to_torch(packed, self.device), *self._dims, with_outcome=True))
-
-    def get_rng_state(self) -> Any:
-        return np.array(self._key, dtype=np.uint32)
-
-    def set_rng_state(self, state: Any) -> None:
-        key = np.asarray(state, dtype=np.uint32)
-        if key.shape != (2,):
-            raise ValueError(f"SMAX RNG state must be a uint32 key of shape (2,), got shape {key.shape}")
-        self._key = self.jax.device_put(key, self._jax_device)
-
-    def close(self) -> None:
-        self._state = None
-
-    def __repr__(self) -> str:
-        return f"SmaxVecEnv(map={self.map_name!r}, n_envs={self.n_envs}, device={str(self.device)!r})"
+        import_jax(device)  # before anything imports jax, so that the CPU pin applies
+        info = smax_env_info(map_name)
+        super().__init__(info, n_envs, seed, device, _compiled(map_name, int(n_envs), str(device)))
