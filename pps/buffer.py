@@ -8,7 +8,9 @@ the learner bootstraps through.
 Memory (DESIGN §6, issue 5): in the compact layout observations and states are float16,
 available-action masks and flags are uint8/bool and actions uint8, which is under half
 of an all-float32 layout. Storage is `torch.empty`, so pages are only committed as
-episodes arrive; a 5000-episode buffer costs nothing up front.
+episodes arrive; a 5000-episode buffer costs nothing up front. The layout itself is plain
+data in `pps.memory`, which the workflow uses to request memory per map, and a checkpoint
+neither copies the buffer nor writes its unused capacity (`state_dict`, issue 8).
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+
+from pps.memory import CHECKPOINT_CHUNK_BYTES, replay_fields
 
 
 @dataclass
@@ -44,16 +48,9 @@ class ReplayBuffer:
                  n_actions: int, compact: bool = True, seed: int = 0) -> None:
         self.capacity, self.episode_limit = capacity, episode_limit
         self.compact = compact
-        t = episode_limit
-        real = torch.float16 if compact else torch.float32
+        layout = replay_fields(episode_limit, n_agents, obs_dim, state_dim, n_actions, compact)
         self.storage: dict[str, torch.Tensor] = {
-            "obs": torch.empty(capacity, t + 1, n_agents, obs_dim, dtype=real),
-            "state": torch.empty(capacity, t + 1, state_dim, dtype=real),
-            "avail": torch.empty(capacity, t + 1, n_agents, n_actions, dtype=torch.bool if compact else torch.float32),
-            "actions": torch.empty(capacity, t, n_agents, dtype=torch.uint8 if compact and n_actions <= 256 else torch.int64),
-            "reward": torch.empty(capacity, t, dtype=torch.float32),
-            "terminated": torch.empty(capacity, t, dtype=torch.bool if compact else torch.float32),
-            "filled": torch.empty(capacity, t, dtype=torch.bool if compact else torch.float32),
+            f.name: torch.empty(capacity, *f.shape, dtype=getattr(torch, f.dtype)) for f in layout
         }
         self.size = 0
         self.position = 0
@@ -63,6 +60,7 @@ class ReplayBuffer:
         return self.size
 
     def bytes_per_episode(self) -> int:
+        """Measured on the allocated tensors (`pps.memory.episode_bytes` must agree)."""
         return sum(v[0].numel() * v.element_size() for v in self.storage.values())
 
     def insert(self, batch: EpisodeBatch) -> None:
@@ -93,16 +91,54 @@ class ReplayBuffer:
         )
 
     def state_dict(self) -> dict:
-        """The stored episodes in insertion-independent order plus the ring position and RNG."""
+        """The stored episodes plus the ring position and RNG, sharing the buffer's memory.
+
+        No copy: a 5000-episode 8m buffer is 1.9 GB, and cloning it for every checkpoint
+        doubled the run's memory. Nor a plain view `v[:size]`: `torch.save` writes a view's
+        whole underlying storage, unused capacity included. Each field is instead a list of
+        tensors over consecutive episodes whose storages are exactly those episodes' bytes
+        (numpy slices of the buffer's memory), at most `CHECKPOINT_CHUNK_BYTES` each so that
+        `load_state_dict` can free them one by one. The stored episodes are always the first
+        `size` rows (the ring only wraps once it is full), so they are one contiguous prefix.
+        The result aliases the buffer: save it before the buffer changes.
+        """
         return {
             "size": self.size,
             "position": self.position,
             "generator": self.generator.get_state(),
-            "data": {k: v[: self.size].clone() for k, v in self.storage.items()},
+            "data": {k: _chunks(v, self.size) for k, v in self.storage.items()},
         }
 
     def load_state_dict(self, state: dict) -> None:
-        self.size, self.position = state["size"], state["position"]
+        """Restore from `state_dict()` (or from a checkpoint holding one tensor per field).
+
+        Consumes `state["data"]`: each chunk is dropped from its list as soon as it is
+        copied, so a resume holds the buffer plus at most one chunk, not the buffer twice.
+        """
+        size = int(state["size"])
+        for name, parts in state["data"].items():
+            if isinstance(parts, torch.Tensor):
+                parts = [parts]
+            store, start = self.storage[name], 0
+            for i in range(len(parts)):
+                part = parts[i]
+                if isinstance(parts, list):
+                    parts[i] = None  # the caller's reference: drop it so the chunk is freed
+                store[start: start + len(part)] = part
+                start += len(part)
+                del part
+            if start != size:
+                raise ValueError(f"replay field '{name}' holds {start} episodes, expected {size}")
+        self.size, self.position = size, int(state["position"])
         self.generator.set_state(state["generator"])
-        for k, v in state["data"].items():
-            self.storage[k][: self.size] = v
+
+
+def _chunks(tensor: torch.Tensor, size: int) -> list[torch.Tensor]:
+    """The first `size` rows of a contiguous CPU tensor as tensors whose storages hold only
+    those rows (shared memory, no copy), each at most `CHECKPOINT_CHUNK_BYTES`."""
+    if size == 0:
+        return []
+    rows = tensor.numpy()  # shares memory; numpy slices are exact sub-buffers
+    per_row = max(rows[0].nbytes, 1)
+    step = max(1, CHECKPOINT_CHUNK_BYTES // per_row)
+    return [torch.from_numpy(rows[i: min(i + step, size)]) for i in range(0, size, step)]

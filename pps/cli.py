@@ -11,6 +11,7 @@ import argparse
 import importlib
 import os
 import sys
+from typing import NoReturn
 
 from pps.errors import UserError
 
@@ -19,6 +20,7 @@ from pps.errors import UserError
 COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("pps.train_cli", "train one run (env x map x method x interval x seed)"),
     "maps": ("pps.envs.maps_cli", "list every (env, map) pair and which backends work here"),
+    "references": ("pps.envs.references_cli", "measure random and reference returns of return-scored tasks (MPE)"),
     "aggregate": ("pps.analysis.aggregate_cli", "collect runs into results/curves.csv and final.csv"),
     "stats": ("pps.analysis.stats_cli", "statistics, convergence and claims tables"),
     "plot": ("pps.analysis.plot_cli", "the paper's figures as PNG and PDF"),
@@ -26,8 +28,16 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line error (exit code 2), like a `UserError`: argparse's default
+    prints the whole usage block first, which buries the one line that says what was wrong."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}. See '{self.prog} --help'.\n")
+
+
 def build_parser(argv: list[str]) -> tuple[argparse.ArgumentParser, str | None]:
-    parser = argparse.ArgumentParser(prog="pps", description="pps-bench: periodically parameter-shared MARL benchmarks")
+    parser = _Parser(prog="pps", description="pps-bench: periodically parameter-shared MARL benchmarks")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     chosen = next((a for a in argv if not a.startswith("-")), None)
     for name, (module_name, help_text) in COMMANDS.items():

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from pps.errors import UserError, choice_error, did_you_mean
+from pps.errors import UserError, did_you_mean
 from pps.methods import get_method
 
 # Keys a preset file may hold besides run keys: the workflow's grid keys. `pps train
@@ -29,6 +29,15 @@ WORKFLOW_KEYS = (
 
 # The authors' split: input layer and recurrent weights shared, output head (and GRU biases) personal.
 DEFAULT_PP_SHARED = ("fc1.weight", "fc1.bias", "rnn.weight_ih", "rnn.weight_hh")
+# Every parameter of an agent network (`pps.nets.agents.SlotAgents`, checked by a test), so a
+# typo in `pp_shared` is a config error before any env or network is built.
+AGENT_PARAMETER_NAMES = (
+    "fc1.weight", "fc1.bias", "rnn.weight_ih", "rnn.weight_hh", "rnn.bias_ih", "rnn.bias_hh",
+    "fc2.weight", "fc2.bias",
+)
+# Run seeds are unsigned 32-bit: numpy's SeedSequence rejects negative seeds, and every seed
+# derived from one must fit StarCraft II's uint32 game seed (pps.seeding uses this limit too).
+SEED_LIMIT = 2**32
 
 
 @dataclass(frozen=True)
@@ -123,6 +132,8 @@ _POSITIVE_INT = (
     "rnn_hidden", "mixer_embed", "hypernet_hidden", "hypernet_layers", "eval_interval",
     "eval_episodes", "rs_eval_episodes", "checkpoint_interval", "threads",
 )
+_FLOAT_KEYS = tuple(k for k, kind in _FIELD_TYPES.items() if str(kind).startswith("float"))
+HYPERNET_LAYERS = (1, 2)  # pps.nets.mixers builds a one- or two-layer hypernetwork
 
 
 def _coerce(key: str, value: Any) -> Any:
@@ -149,7 +160,7 @@ def _coerce(key: str, value: Any) -> Any:
         if kind.startswith("int"):
             if isinstance(value, bool):
                 raise ValueError
-            number = float(value) if isinstance(value, str) else value
+            number = _number(value) if isinstance(value, str) else value
             if isinstance(number, float) and (not math.isfinite(number) or number != int(number)):
                 raise ValueError
             return int(number)
@@ -164,6 +175,14 @@ def _coerce(key: str, value: Any) -> Any:
     else:
         return value
     raise UserError(f"Config key '{key}' must be of type {kind.replace(' | None', '')}, got {value!r}.")
+
+
+def _number(text: str) -> int | float:
+    """An int when the text is one (exact, however large), else a float ('1e5' -> 100000.0)."""
+    try:
+        return int(text)
+    except ValueError:
+        return float(text)
 
 
 def parse_set_items(items: list[str] | None) -> dict[str, Any]:
@@ -183,12 +202,14 @@ def parse_set_items(items: list[str] | None) -> dict[str, Any]:
 def load_config_file(path: str | Path) -> dict[str, Any]:
     """Run keys from a YAML file: either flat run keys or a workflow preset's `run:` section."""
     path = Path(path)
+    if path.is_dir():
+        raise UserError(f"Config file '{path}' is a folder; give a YAML file of run keys or a workflow preset.")
     if not path.is_file():
         raise UserError(f"Config file '{path}' does not exist.")
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as err:
-        raise UserError(f"Config file '{path}' is not valid YAML: {err}") from None
+        raise UserError(f"Config file '{path}' is not valid YAML: {' '.join(str(err).split())}") from None
     if not isinstance(data, dict):
         raise UserError(f"Config file '{path}' must hold a mapping of keys to values.")
     if any(k in WORKFLOW_KEYS for k in data):
@@ -217,8 +238,17 @@ def resolve_config(*layers: Mapping[str, Any]) -> RunConfig:
     return config
 
 
+def _range_error(key: str, valid: str, value: Any) -> UserError:
+    return UserError(f"Config key '{key}' must be {valid}, got {value!r}.")
+
+
 def validate(c: RunConfig) -> None:
-    """Check values that a type alone does not pin down; registry names are checked here too."""
+    """Check values that a type alone does not pin down; registry names are checked here too.
+
+    Every key is checked here, before any env, network or seed stream is built, so a bad
+    value is one line naming the key and its valid range (exit code 2 from the CLI) rather
+    than a traceback from numpy, torch or jax halfway through start-up.
+    """
     from pps.envs import registry  # local import: env backends import heavy libraries lazily
 
     method = get_method(c.method)
@@ -226,10 +256,13 @@ def validate(c: RunConfig) -> None:
     for key, valid in _CHOICES.items():
         value = getattr(c, key)
         if value is not None and value not in valid:
-            raise choice_error(f"value for '{key}'", value, valid)
+            raise UserError(f"Config key '{key}' must be one of {', '.join(valid)}, got {value!r}."
+                            f"{did_you_mean(value, valid)}")
+    if not 0 <= c.seed < SEED_LIMIT:
+        raise _range_error("seed", f"an integer from 0 to {SEED_LIMIT - 1} (2**32 - 1)", c.seed)
     for key in _POSITIVE_INT:
         if getattr(c, key) <= 0:
-            raise UserError(f"Config key '{key}' must be a positive integer, got {getattr(c, key)}.")
+            raise _range_error(key, "a positive integer", getattr(c, key))
     if c.interval is not None:
         if not method.aggregates:
             raise UserError(
@@ -237,16 +270,33 @@ def validate(c: RunConfig) -> None:
                 f"Leave --interval out, or pick an aggregating method: a-pps, rs-pps, pp-pps."
             )
         if c.interval <= 0:
-            raise UserError(f"The interval must be a positive number of learner updates, got {c.interval}.")
-    if not 0.0 <= c.epsilon_finish <= c.epsilon_start <= 1.0:
-        raise UserError("Exploration needs 0 <= epsilon_finish <= epsilon_start <= 1.")
+            raise _range_error("interval", "a positive integer (learner updates between aggregations)", c.interval)
+    for key in _FLOAT_KEYS:
+        value = getattr(c, key)
+        if value is not None and not math.isfinite(value):
+            raise _range_error(key, "a finite number", value)
+    for key in ("lr", "grad_clip", "rs_temperature"):
+        if getattr(c, key) <= 0:
+            raise _range_error(key, "positive", getattr(c, key))
+    if c.reward_scale is not None and c.reward_scale <= 0:
+        raise _range_error("reward_scale", "positive (or null for the backend's default)", c.reward_scale)
     if not 0.0 < c.gamma <= 1.0:
-        raise UserError(f"gamma must lie in (0, 1], got {c.gamma}.")
+        raise _range_error("gamma", "in (0, 1]", c.gamma)
     if not 0.0 <= c.td_lambda <= 1.0:
-        raise UserError(f"td_lambda must lie in [0, 1], got {c.td_lambda}.")
-    if c.lr <= 0 or c.grad_clip <= 0 or c.rs_temperature <= 0 or (c.reward_scale is not None and c.reward_scale <= 0):
-        raise UserError("lr, grad_clip, rs_temperature and reward_scale must be positive.")
+        raise _range_error("td_lambda", "in [0, 1] (0 = one-step targets)", c.td_lambda)
+    if not 0.0 <= c.epsilon_start <= 1.0:
+        raise _range_error("epsilon_start", "in [0, 1]", c.epsilon_start)
+    if not 0.0 <= c.epsilon_finish <= c.epsilon_start:
+        raise _range_error("epsilon_finish", f"in [0, epsilon_start = {c.epsilon_start}]", c.epsilon_finish)
+    if c.hypernet_layers not in HYPERNET_LAYERS:
+        raise _range_error("hypernet_layers", " or ".join(map(str, HYPERNET_LAYERS)), c.hypernet_layers)
     if c.batch_size > c.buffer_size:
         raise UserError(f"batch_size ({c.batch_size}) cannot exceed buffer_size ({c.buffer_size}).")
+    unknown = [name for name in c.pp_shared if name not in AGENT_PARAMETER_NAMES]
+    if unknown:
+        raise UserError(
+            f"Config key 'pp_shared' names {', '.join(repr(n) for n in unknown)}, not an agent parameter."
+            f"{did_you_mean(unknown[0], AGENT_PARAMETER_NAMES)} Valid names: {', '.join(AGENT_PARAMETER_NAMES)}."
+        )
     if c.method == "pp-pps" and not c.pp_shared:
         raise UserError("pp-pps needs at least one shared parameter name in pp_shared.")

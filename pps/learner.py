@@ -18,6 +18,7 @@ from torch import nn
 
 from pps.buffer import EpisodeBatch
 from pps.nets.agents import SlotAgents, SlotLayout
+from pps.slot_optimizer import SlotOptimizer
 
 NEG_INF = -1e9
 
@@ -83,6 +84,8 @@ class Learner:
             self.optimizer: torch.optim.Optimizer = torch.optim.Adam(self.params, lr=cfg.lr)
         else:  # PyMARL's RMSprop settings
             self.optimizer = torch.optim.RMSprop(self.params, lr=cfg.lr, alpha=0.99, eps=1e-5)
+        # steps the optimiser and lets aggregation restart single agent slots (`reset` policy)
+        self.slot_optimizer = SlotOptimizer(self.optimizer)
         self.updates = 0
 
     def agent_qs(self, agents: SlotAgents, inputs: torch.Tensor) -> torch.Tensor:
@@ -113,10 +116,10 @@ class Learner:
 
     def update(self, batch: EpisodeBatch) -> float:
         loss = self.loss(batch)
-        self.optimizer.zero_grad(set_to_none=True)
+        self.slot_optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.params, self.cfg.grad_clip)
-        self.optimizer.step()
+        self.slot_optimizer.step()
         self.updates += 1
         if self.updates % self.cfg.target_update_interval == 0:
             self.update_targets()
@@ -133,7 +136,7 @@ class Learner:
             "mixer": self.mixer.state_dict(),
             "target_agents": self.target_agents.state_dict(),
             "target_mixer": self.target_mixer.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
+            "optimizer": self.slot_optimizer.state_dict(),
             "updates": self.updates,
         }
 
@@ -142,5 +145,5 @@ class Learner:
         self.mixer.load_state_dict(state["mixer"])
         self.target_agents.load_state_dict(state["target_agents"])
         self.target_mixer.load_state_dict(state["target_mixer"])
-        self.optimizer.load_state_dict(state["optimizer"])
+        self.slot_optimizer.load_state_dict(state["optimizer"])
         self.updates = state["updates"]

@@ -8,6 +8,7 @@ evaluating more or less often never changes what training sees.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import torch
@@ -65,13 +66,21 @@ class Runner:
         info = env.info
         self.n_envs, self.n_agents, self.n_actions = env.n_envs, info.n_agents, info.n_actions
         self.limit = info.episode_limit
+        self.env_seconds = 0.0  # time spent inside env.reset/step, for the overhead split
+
+    def _timed(self, call, *args):
+        start = time.perf_counter()
+        try:
+            return call(*args)
+        finally:
+            self.env_seconds += time.perf_counter() - start
 
     @torch.no_grad()
     def collect(self, agents: SlotAgents, epsilon: float, generator: torch.Generator | None,
                 record: bool) -> tuple[EpisodeStats, EpisodeBatch | None]:
         """One episode in every env. With `record`, also the padded `EpisodeBatch` for the buffer."""
         b, n, a, limit = self.n_envs, self.n_agents, self.n_actions, self.limit
-        first = self.env.reset()
+        first = self._timed(self.env.reset)
         obs, state, avail = first.obs, first.state, first.avail.bool()
         if record:
             ep = EpisodeBatch(
@@ -97,13 +106,15 @@ class Runner:
             q, hidden = agents.step(self.layout.to_slots(x), hidden)
             q = self.layout.from_slots(q, b).cpu()
             actions = select_actions(q, avail, epsilon, generator)
-            result = self.env.step(actions)
+            result = self._timed(self.env.step, actions)
             if record:
                 ep.actions[:, t] = actions
                 ep.reward[:, t] = torch.where(running, result.reward, 0.0)
                 ep.filled[:, t] = running
-                truncated = result.done & (t + 1 >= limit) & ~result.won
-                ep.terminated[:, t] = running & result.done & ~truncated
+                # The backend says how each episode ended (DESIGN §2): a time limit
+                # bootstraps, a win, loss or draw does not. An env still running after
+                # `limit` steps counts as truncated (never terminated).
+                ep.terminated[:, t] = running & result.done & ~result.truncated
             returns += torch.where(running, result.reward, 0.0)
             lengths += running.long()
             won |= running & result.won

@@ -9,7 +9,9 @@ method replaces the slots of each sharing group by a weighted mean of them:
 
 The operation is exact: after an A-PPS event every member slot equals, element for
 element, the group mean (one weighted sum, then the same tensor copied into every member).
-The optimiser's per-slot state follows the `opt_state_on_aggregate` policy.
+The optimiser's per-slot state follows the `opt_state_on_aggregate` policy: `keep` it,
+`average` it like the parameters, or `reset` it so that each aggregated slot continues as
+with a fresh optimiser (`pps.slot_optimizer`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from dataclasses import dataclass
 import torch
 
 from pps.methods import Method
+from pps.slot_optimizer import SlotOptimizer
 
 OPT_STATE_POLICIES = ("keep", "average", "reset")
 
@@ -92,20 +95,17 @@ class Aggregator:
         return uniform_weights(n_agents, self.groups)
 
     @torch.no_grad()
-    def apply(self, agents: torch.nn.Module, optimizer: torch.optim.Optimizer | None,
-              weights: torch.Tensor) -> None:
+    def apply(self, agents: torch.nn.Module, optimizer: SlotOptimizer | None, weights: torch.Tensor) -> None:
         params = dict(agents.named_parameters())
+        aggregated = [members for members in self.groups if len(members) > 1]
         for name in self.parameter_names(agents):
             param = params[name]
             _mix_slots(param.data, self.groups, weights)
             if optimizer is None or self.opt_state_policy == "keep":
                 continue
-            for key, value in optimizer.state.get(param, {}).items():
-                if not (torch.is_tensor(value) and value.shape == param.shape):
-                    continue  # scalar bookkeeping such as Adam's shared `step`
-                if self.opt_state_policy == "average":
+            if self.opt_state_policy == "reset":  # each aggregated slot starts a fresh optimiser
+                optimizer.restart(param, [agent for members in aggregated for agent in members])
+                continue
+            for value in optimizer.optimizer.state.get(param, {}).values():
+                if torch.is_tensor(value) and value.shape == param.shape:  # not Adam's shared `step`
                     _mix_slots(value, self.groups, weights)
-                else:  # reset the moments of every slot that was aggregated
-                    for members in self.groups:
-                        if len(members) > 1:
-                            value[members] = 0

@@ -2,8 +2,9 @@
 
 Schedule (DESIGN §3): each iteration plays one synchronous episode in each of the
 `n_envs` training envs, stores them, then runs one learner update per collected episode
-(once the buffer holds a batch). PPS methods aggregate after every `interval`-th learner
-update. Evaluation (greedy, separate envs) happens at step 0 and whenever `eval_interval`
+(once the buffer holds a batch). PPS methods aggregate at the start of every
+`interval`-th learner update, before its gradient step and target copy (the authors'
+order). Evaluation (greedy, separate envs) happens at step 0 and whenever `eval_interval`
 env steps have passed; checkpoints likewise every `checkpoint_interval` steps, always at
 the top of an iteration so that a resumed run continues exactly where the saved one was.
 """
@@ -35,6 +36,7 @@ from pps.nets.mixers import make_mixer
 from pps.runner import Runner, epsilon_at, swap_layout_agents, swap_scores
 from pps.seeding import seed_everything, stream_seeds
 from pps.sharing import Aggregator, sharing_groups
+from pps.timing import SectionTimer, peak_rss_mb
 
 MAX_EVAL_ENVS = 64
 
@@ -50,6 +52,8 @@ class Progress:
     next_checkpoint: int = 0
     wall_s: float = 0.0
     swap_env_steps: int = 0
+    rs_weight_peaks: list[float] = field(default_factory=list)  # per RS-PPS event, see weight_peak
+    time_s: dict[str, float] = field(default_factory=dict)  # seconds per pps.timing section
     train_returns: list[float] = field(default_factory=list)
     losses: list[float] = field(default_factory=list)
     rows: list[dict[str, Any]] = field(default_factory=list)
@@ -61,15 +65,35 @@ def deviations(config: RunConfig) -> list[str]:
         "per-agent epsilon draws (authors: one draw for the whole team)",
         "test and RS swap-evaluation episodes run in separate envs and never enter the buffer",
     ]
+    method = get_method(config.method)
     if config.n_envs != 1:
-        out.append(f"{config.n_envs} parallel training envs; still one learner update per episode")
-    if config.groups == "unit_type" and get_method(config.method).aggregates:
+        out.append(f"{config.n_envs} parallel training envs (authors: 1); still one learner update per episode")
+    if config.groups == "unit_type" and method.aggregates:
         out.append("aggregation groups by unit type (authors: all agents in one group)")
-    if config.env == "smax" and config.effective_reward_scale != 1.0:
-        out.append(f"SMAX rewards scaled by {config.effective_reward_scale:g} (SMAC's scale; SMAX pays at most ~2)")
+    if method.aggregation == "reward_weighted":
+        out.append("RS-PPS weights from a real swap evaluation on SMAC-scale returns (authors: from zeros, = A-PPS)")
+    if config.env == "smax":
+        out.append("SMAX world state rescaled to [-1, 1]")
+        if config.effective_reward_scale != 1.0:
+            out.append(f"SMAX rewards scaled by {config.effective_reward_scale:g} (SMAC's scale; SMAX pays at most ~2)")
     if config.compact_buffer:
         out.append("replay stores observations/states as float16")
     return out
+
+
+def weight_peak(weights: torch.Tensor, groups: list[list[int]]) -> float:
+    """How far one RS-PPS event is from A-PPS: the largest member weight of any group times
+    the group's size (1 = a plain mean, the group size = one agent's network takes all)."""
+    return max(float(weights[members].max()) * len(members) for members in groups)
+
+
+def rs_weight_summary(peaks: list[float]) -> dict[str, Any] | None:
+    """run.json's record of how non-uniform RS-PPS weights were over a run (issue 8)."""
+    if not peaks:
+        return None
+    q = np.quantile(np.asarray(peaks), [0.0, 0.5, 0.9, 1.0])
+    return {"events": len(peaks), "peak_min": round(float(q[0]), 4), "peak_median": round(float(q[1]), 4),
+            "peak_p90": round(float(q[2]), 4), "peak_max": round(float(q[3]), 4)}
 
 
 class Trainer:
@@ -118,6 +142,7 @@ class Trainer:
                 swap_env = registry.make_env(c.env, c.map, n * c.rs_eval_episodes, seeds["swap_env"])
                 self.swap_runner = Runner(swap_env, swap_layout_agents(self.agents), self.device)
         self.progress = Progress(next_checkpoint=c.checkpoint_interval)
+        self.timer = SectionTimer(self.progress.time_s)
 
     # ---- the loop -------------------------------------------------------------------
     def train(self) -> None:
@@ -130,43 +155,68 @@ class Trainer:
             while p.t_env < c.t_max:
                 p.wall_s = time.perf_counter() - started
                 if p.t_env >= p.next_eval:
-                    self.evaluate(bar)
+                    with self.timer.section("evaluation"):
+                        self.evaluate(bar)
                     p.next_eval = (p.t_env // c.eval_interval + 1) * c.eval_interval
                 if p.t_env >= p.next_checkpoint:
-                    self.save_checkpoint()
+                    with self.timer.section("checkpoint"):
+                        self.save_checkpoint()
                     p.next_checkpoint = (p.t_env // c.checkpoint_interval + 1) * c.checkpoint_interval
                 before = p.t_env
                 self.iteration()
                 bar.update(min(p.t_env, c.t_max) - min(before, c.t_max))
-            p.wall_s = time.perf_counter() - started
             if not p.rows or p.rows[-1]["step"] != p.t_env:
-                self.evaluate(bar)
+                p.wall_s = time.perf_counter() - started
+                with self.timer.section("evaluation"):
+                    self.evaluate(bar)
+            p.wall_s = time.perf_counter() - started
 
     def iteration(self) -> None:
-        c, p = self.config, self.progress
+        c, p, timer = self.config, self.progress, self.timer
         eps = epsilon_at(p.t_env, c.epsilon_start, c.epsilon_finish, c.epsilon_anneal_steps)
+        env_before, start = self.train_runner.env_seconds, time.perf_counter()
         stats, batch = self.train_runner.collect(self.agents, eps, self.explore, record=True)
+        env_s = self.train_runner.env_seconds - env_before
+        timer.add("env", env_s)
+        timer.add("acting", time.perf_counter() - start - env_s)
         assert batch is not None
-        self.buffer.insert(batch)
+        with timer.section("replay"):
+            self.buffer.insert(batch)
         p.t_env += stats.steps
         p.episodes += self.train_env.n_envs
         p.train_returns.extend(stats.returns.tolist())
         for _ in range(self.train_env.n_envs):  # one learner update per collected episode
             if not self.buffer.can_sample(c.batch_size):
                 break
-            p.losses.append(self.learner.update(self.buffer.sample(c.batch_size).to(self.device)))
-            if self.aggregator and self.learner.updates % c.effective_interval == 0:
-                self.aggregate()
+            with timer.section("replay"):
+                batch = self.buffer.sample(c.batch_size).to(self.device)
+            # The authors' order: update u (counting from 1) aggregates first when u % K == 0,
+            # then takes its gradient step, then copies the targets when u % target_interval
+            # == 0, so a target copy on the same update already holds the aggregated networks.
+            if self.aggregator and (self.learner.updates + 1) % c.effective_interval == 0:
+                with timer.section("aggregation"):
+                    self.aggregate()
+            with timer.section("learner"):
+                p.losses.append(self.learner.update(batch))
 
     def aggregate(self) -> None:
         assert self.aggregator is not None
         scores = None
         if self.swap_runner is not None:
-            scores, steps = swap_scores(self.swap_runner, self.agents, self.config.rs_eval_episodes)
+            returns, steps = swap_scores(self.swap_runner, self.agents, self.config.rs_eval_episodes)
+            scores = self.rs_scores(returns)
             self.progress.swap_env_steps += steps
         weights = self.aggregator.weights(self.info.n_agents, scores, self.config.rs_temperature)
-        self.aggregator.apply(self.agents, self.learner.optimizer, weights)
+        if scores is not None:
+            self.progress.rs_weight_peaks.append(weight_peak(weights, self.aggregator.groups))
+        self.aggregator.apply(self.agents, self.learner.slot_optimizer, weights)
         self.progress.aggregations += 1
+
+    def rs_scores(self, returns: torch.Tensor) -> torch.Tensor:
+        """RS-PPS scores on the learner's reward scale: the swap-evaluation returns are the
+        backend's raw team returns (SMAX: at most ~2), the softmax is meant for SMAC-scale
+        returns (the authors'), so one `rs_temperature` means the same on every backend."""
+        return returns * self.config.effective_reward_scale
 
     def evaluate(self, bar: tqdm) -> None:
         c, p = self.config, self.progress
@@ -226,6 +276,7 @@ class Trainer:
         np.random.set_state(state["numpy_rng"])
         torch.set_rng_state(state["torch_rng"])
         self.progress = Progress(**state["progress"])
+        self.timer = SectionTimer(self.progress.time_s)
 
     def save_checkpoint(self) -> None:
         state = self.state_dict()
@@ -235,7 +286,8 @@ class Trainer:
         path = self.out_dir / rr.CHECKPOINT
         if not path.exists():
             return False
-        state = torch.load(path, map_location=self.device, weights_only=False)
+        # mmap: the replay chunks are read into the buffer one at a time, not all at once first
+        state = torch.load(path, map_location=self.device, weights_only=False, mmap=True)
         rr.check_same_run(self.out_dir, state, self.config)
         self.load_state_dict(state)
         return True
@@ -262,6 +314,8 @@ def run_training(config: RunConfig, out_dir: Path, show_progress: bool = True) -
     else:
         record = rr.base_record(config, trainer.info.backend_version, trainer.method.label, deviations(config))
         record["env_info"] = dataclasses.asdict(trainer.info)
+        if trainer.swap_runner is not None:  # RS-PPS softmax runs on returns times this (DESIGN §3)
+            record["rs_score_scale"] = config.effective_reward_scale
         record["resumed"] = int(resumed)
     if resumed:  # rows after the checkpoint are replayed, so drop them from the partial file
         atomic.write_text(out_dir / rr.PARTIAL, rr.metrics_text(trainer.progress.rows))
@@ -278,6 +332,11 @@ def run_training(config: RunConfig, out_dir: Path, show_progress: bool = True) -
         "status": "finished", "ended_at": rr.now(), "wall_s": round(p.wall_s, 3),
         "t_env": p.t_env, "episodes": p.episodes, "updates": trainer.learner.updates,
         "aggregations": p.aggregations, "swap_eval_env_steps": p.swap_env_steps,
+        "rs_weight_peaks": rs_weight_summary(p.rs_weight_peaks),
+        "time_s": trainer.timer.breakdown(p.wall_s),
+        "learner_ms_per_update": (round(1000 * p.time_s.get("learner", 0.0) / trainer.learner.updates, 3)
+                                  if trainer.learner.updates else None),
+        "peak_rss_mb": peak_rss_mb(),
         "steps_per_s": round(p.t_env / p.wall_s, 1) if p.wall_s > 0 else None,
     }
     rr.write_run_json(out_dir, record)

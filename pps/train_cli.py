@@ -14,9 +14,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--env", help="backend: smax (default) or smac")
     p.add_argument("--map", help="map name, e.g. 3m (see `pps maps`)")
     p.add_argument("--method", help="qmix | vdn | qmix-ns | a-pps | rs-pps | pp-pps")
-    p.add_argument("--interval", type=int, help="learner updates between aggregations (PPS methods; default 300)")
-    p.add_argument("--seed", type=int, help="run seed (default 0)")
-    p.add_argument("--t-max", type=int, dest="t_max", help="environment steps to train")
+    # Numbers stay text here: resolve_config types and checks them like every other run key,
+    # so a bad value reads the same whether it came from a flag, --set or a YAML file.
+    p.add_argument("--interval", help="learner updates between aggregations (PPS methods; default 300)")
+    p.add_argument("--seed", help="run seed, 0 to 2**32 - 1 (default 0)")
+    p.add_argument("--t-max", dest="t_max", help="environment steps to train")
     p.add_argument("--out", type=Path, help="run folder (default results/runs/<env>/<map>/<method>/<interval|->/seed<S>)")
     p.add_argument("--config", type=Path, help="YAML of run keys, or a workflow preset (its `run:` section)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", default=[], help="override any run key (repeatable)")
@@ -38,6 +40,10 @@ def run(args: argparse.Namespace) -> int:
     out = args.out or default_out_dir(config)
     if out.exists() and not out.is_dir():
         raise UserError(f"--out '{out}' exists and is not a folder.")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UserError(f"--out '{out}' cannot be created: {err.strerror or err}.") from None
     outcome = run_training(config, out, show_progress=not args.quiet)
     print(f"{outcome}: {out}", file=sys.stderr)
     return 0

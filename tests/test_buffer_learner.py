@@ -5,7 +5,7 @@ import torch
 from pps.buffer import EpisodeBatch, ReplayBuffer
 from pps.learner import Learner, LearnerConfig, build_agent_inputs, td_lambda_targets
 from pps.nets.agents import SlotAgents, SlotLayout
-from pps.nets.mixers import VDNMixer
+from pps.nets.mixers import QMixer, VDNMixer
 
 
 def episodes(lengths: list[int], limit: int = 5, n: int = 2, obs_dim: int = 3, a: int = 4,
@@ -48,10 +48,28 @@ def test_buffer_keeps_masks_and_binary_data_exactly_and_obs_within_float16():
 
 
 def test_buffer_masks_mark_real_steps_and_only_real_terminals():
-    b = episodes([2, 5])
-    assert b.filled[0].tolist() == [True, True, False, False, False]
-    assert b.terminated[0].tolist() == [False, True, False, False, False]
-    assert not b.terminated[1].any()  # ran into the time limit: not a terminal
+    """What the learner reads back from the buffer, against lengths alone: `filled` on exactly
+    an episode's real steps and `terminated` only on the last step of one that ended before
+    the limit (not on a time-limit one). The slots held longer, terminal episodes before, so
+    flags of the overwritten episodes must not survive."""
+    limit = 5
+    buf = ReplayBuffer(3, episode_limit=limit, n_agents=2, obs_dim=3, state_dim=6, n_actions=4)
+    old = episodes([4, 4, 4])
+    old.reward[:] = 5.0
+    buf.insert(old)
+    lengths = [2, 5, 3]
+    new = episodes(lengths)
+    new.obs[:, 0] = torch.tensor([10.0, 20.0, 30.0]).view(3, 1, 1)  # tells the sampled rows apart
+    buf.insert(new)
+    out = buf.sample(3)
+    assert out.filled.shape == (3, limit)  # the longest sampled episode is the whole limit
+    for k in range(3):
+        length = lengths[int(out.obs[k, 0, 0, 0]) // 10 - 1]
+        steps = torch.arange(limit)
+        assert out.filled[k].tolist() == (steps < length).tolist()
+        assert out.terminated[k].tolist() == ((steps == length - 1) & (length < limit)).tolist()
+        assert out.reward[k].tolist() == (steps < length).float().tolist()
+        assert not out.avail[k, length + 1:].any() and out.avail[k, : length + 1].all()
 
 
 def test_compact_buffer_is_under_half_of_float32():
@@ -112,13 +130,13 @@ def test_agent_inputs_hold_previous_action_and_id():
     assert x[0, 2, 1, 4:].tolist() == [0, 1]
 
 
-def _learner(layout_kind: str = "per_agent", gamma: float = 0.99) -> Learner:
+def _learner(layout_kind: str = "per_agent", gamma: float = 0.99, mixer: torch.nn.Module | None = None) -> Learner:
     n_slots = 2 if layout_kind == "per_agent" else 1
     agents = SlotAgents(n_slots, input_dim=3 + 4 + 2, hidden=8, n_actions=4)
     agents.reset_parameters(torch.Generator().manual_seed(0))
     cfg = LearnerConfig(gamma=gamma, lr=1e-2, optimizer="adam", grad_clip=10.0, double_q=True, td_lambda=0.0,
                         target_update_interval=3, reward_scale=1.0)
-    return Learner(agents, SlotLayout(layout_kind, 2, n_slots), VDNMixer(), cfg)
+    return Learner(agents, SlotLayout(layout_kind, 2, n_slots), mixer or VDNMixer(), cfg)
 
 
 def test_padded_steps_do_not_change_the_loss():
@@ -133,16 +151,34 @@ def test_padded_steps_do_not_change_the_loss():
 
 
 def test_learner_reduces_loss_and_hard_updates_targets_on_schedule():
-    learner = _learner("shared", gamma=0.0)  # gamma 0: a fixed regression target, so the loss must fall
+    """gamma 0 makes the target a fixed regression target, so the loss must fall. The target
+    agents and target QMIX mixer are copied from the online ones at the end of every 3rd
+    update (target_update_interval 3) and stay exactly as copied in between."""
+    torch.manual_seed(0)
+    learner = _learner("shared", gamma=0.0, mixer=QMixer(2, 6, embed=4, hypernet_hidden=8))
     batch = episodes([3, 5, 4])
-    first = learner.update(batch)
-    for _ in range(60):
-        last = learner.update(batch)
-    assert last < first
+
+    def online() -> dict[str, torch.Tensor]:
+        return {**{f"agents.{k}": v.clone() for k, v in learner.agents.state_dict().items()},
+                **{f"mixer.{k}": v.clone() for k, v in learner.mixer.state_dict().items()}}
+
+    def targets() -> dict[str, torch.Tensor]:
+        return {**{f"agents.{k}": v for k, v in learner.target_agents.state_dict().items()},
+                **{f"mixer.{k}": v for k, v in learner.target_mixer.state_dict().items()}}
+
+    def same(a: dict, b: dict) -> bool:
+        return all(torch.equal(a[k], b[k]) for k in a)
+
+    copied = online()  # the targets start as copies of the online networks
+    assert same(targets(), copied)
+    losses = []
+    for update in range(1, 62):
+        losses.append(learner.update(batch))
+        now = online()
+        if update % 3 == 0:
+            copied = now
+        assert same(targets(), copied), f"targets after update {update}"
+        if update % 3:
+            assert not same(targets(), now), f"update {update} copied the targets off schedule"
     assert learner.updates == 61
-    # 61 = 20*3 + 1: the targets were copied at update 60 and one update happened since
-    agents = learner.agents.state_dict()
-    targets = learner.target_agents.state_dict()
-    assert any(not torch.equal(agents[k], targets[k]) for k in agents)
-    learner.update_targets()
-    assert all(torch.equal(agents[k], learner.target_agents.state_dict()[k]) for k in agents)
+    assert losses[-1] < 0.5 * losses[0]

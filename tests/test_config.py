@@ -2,7 +2,16 @@
 
 import pytest
 
-from pps.config import RUN_KEYS, load_config_file, parse_set_items, resolve_config
+from pps.cli import main
+from pps.config import (
+    _POSITIVE_INT,
+    AGENT_PARAMETER_NAMES,
+    RUN_KEYS,
+    SEED_LIMIT,
+    load_config_file,
+    parse_set_items,
+    resolve_config,
+)
 from pps.errors import UserError
 
 
@@ -76,3 +85,110 @@ def test_every_design_key_exists():
                 "rs_temperature", "rs_eval_episodes", "pp_shared", "opt_state_on_aggregate",
                 "checkpoint_interval", "device", "threads"):
         assert key in RUN_KEYS
+
+
+# ---------------------------------------------------------------------------- `pps train` input checks
+
+BAD_INPUT = [
+    # (arguments after `pps train`, words the one-line message must contain)
+    (["--seed", "-1"], ["'seed'", "0 to 4294967295"]),
+    (["--seed", str(2**32)], ["'seed'", "0 to 4294967295"]),
+    (["--seed", "1.5"], ["'seed'", "int"]),
+    (["--seed"], ["--seed", "expected one argument"]),
+    (["--set", "seed=null"], ["'seed'", "needs a value"]),
+    (["--method", "a-pps", "--interval", "abc"], ["'interval'", "int"]),
+    (["--method", "a-pps", "--interval", "0"], ["'interval'", "positive"]),
+    (["--method", "a-pps", "--interval", "-3"], ["'interval'", "positive"]),
+    (["--method", "qmix", "--interval", "5"], ["never aggregates", "a-pps"]),
+    (["--t-max", "0"], ["'t_max'", "positive integer"]),
+    (["--t-max", "lots"], ["'t_max'", "int"]),
+    (["--set", "t_max=1e400"], ["'t_max'", "int"]),
+    (["--set", "foo=1"], ["Unknown config key 'foo'", "Valid keys"]),
+    (["--set", "foo"], ["--set expects KEY=VALUE"]),
+    (["--bogus"], ["unrecognized arguments: --bogus"]),
+    (["--env", "starcraft"], ["Unknown env 'starcraft'", "smax"]),
+    (["--map", "3mm"], ["Unknown map '3mm'", "3m"]),
+    (["--method", "ppsq"], ["Unknown method 'ppsq'", "a-pps"]),
+    (["--config", "missing.yaml"], ["missing.yaml", "does not exist"]),
+    *[(["--set", f"{key}={value}"], [f"'{key}'", "positive integer"])
+      for key in _POSITIVE_INT for value in (0, -5)],
+    (["--set", "gamma=0"], ["'gamma'", "(0, 1]"]),
+    (["--set", "gamma=1.5"], ["'gamma'", "(0, 1]"]),
+    (["--set", "gamma=nan"], ["'gamma'", "finite"]),
+    (["--set", "lr=-0.001"], ["'lr'", "positive"]),
+    (["--set", "lr=.inf"], ["'lr'", "finite"]),
+    (["--set", "lr=.nan"], ["'lr'", "finite"]),
+    (["--set", "lr=fast"], ["'lr'", "float"]),
+    (["--set", "grad_clip=0"], ["'grad_clip'", "positive"]),
+    (["--set", "rs_temperature=0"], ["'rs_temperature'", "positive"]),
+    (["--set", "rs_temperature=-1"], ["'rs_temperature'", "positive"]),
+    (["--set", "rs_temperature=nan"], ["'rs_temperature'", "finite"]),
+    (["--set", "reward_scale=0"], ["'reward_scale'", "positive", "null"]),
+    (["--set", "reward_scale=-10"], ["'reward_scale'", "positive"]),
+    (["--set", "reward_scale=nan"], ["'reward_scale'", "finite"]),
+    (["--set", "td_lambda=1.5"], ["'td_lambda'", "[0, 1]"]),
+    (["--set", "td_lambda=-0.1"], ["'td_lambda'", "[0, 1]"]),
+    (["--set", "epsilon_start=1.5"], ["'epsilon_start'", "[0, 1]"]),
+    (["--set", "epsilon_finish=-0.1"], ["'epsilon_finish'", "[0, epsilon_start"]),
+    (["--set", "epsilon_start=0.5", "--set", "epsilon_finish=0.9"], ["'epsilon_finish'", "epsilon_start = 0.5"]),
+    (["--set", "hypernet_layers=3"], ["'hypernet_layers'", "1 or 2"]),
+    (["--method", "pp-pps", "--set", "pp_shared=[fc1.wieght]"],
+     ["'pp_shared'", "Did you mean 'fc1.weight'", "fc2.bias"]),
+    (["--set", "pp_shared=[head]"], ["'pp_shared'", "'head'", "fc1.weight"]),
+    (["--method", "pp-pps", "--set", "pp_shared=[]"], ["pp_shared"]),
+    (["--set", "device=gpu"], ["'device'", "cpu", "cuda"]),
+    (["--set", "optimizer=sgd"], ["'optimizer'", "adam", "rmsprop"]),
+    (["--set", "groups=type"], ["'groups'", "unit_type", "all"]),
+    (["--set", "mixer=sum"], ["'mixer'", "qmix", "vdn"]),
+    (["--set", "opt_state_on_aggregate=zero"], ["'opt_state_on_aggregate'", "keep", "reset"]),
+    (["--set", "double_q=maybe"], ["'double_q'", "bool"]),
+    (["--set", "compact_buffer=2"], ["'compact_buffer'", "bool"]),
+    (["--set", "batch_size=200", "--set", "buffer_size=100"], ["batch_size (200)", "buffer_size (100)"]),
+]
+
+
+@pytest.mark.parametrize("args, words", BAD_INPUT, ids=[" ".join(a) for a, _ in BAD_INPUT])
+def test_every_bad_key_and_flag_is_one_line_exit_2(tmp_path, capsys, monkeypatch, args, words):
+    """`pps train` checks every run key and flag before building anything: one line naming the
+    key and what is valid, exit code 2, no traceback, no run folder."""
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "run"
+    try:
+        code = main(["train", "--out", str(out), "--quiet", *args])
+    except SystemExit as exit_:  # argparse's own errors
+        code = exit_.code
+    err = capsys.readouterr().err
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(("pps train: error: ", "pps: error: ")), err
+    assert "Traceback" not in err
+    for word in words:
+        assert word in lines[0]
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("layer", [
+    {"seed": 0}, {"seed": SEED_LIMIT - 1}, {"gamma": 1.0}, {"td_lambda": 0.0}, {"td_lambda": 1.0},
+    {"epsilon_start": 0.3, "epsilon_finish": 0.3}, {"epsilon_start": 0.0, "epsilon_finish": 0.0},
+    {"reward_scale": None}, {"hypernet_layers": 2}, {"method": "pp-pps", "pp_shared": list(AGENT_PARAMETER_NAMES)},
+])
+def test_boundary_values_are_accepted(layer):
+    resolve_config(layer)
+
+
+def test_seed_range_and_parameter_names_match_the_code_that_uses_them():
+    """The checks use static copies (config imports neither torch nor numpy); they must agree."""
+    from pps.nets.agents import SlotAgents
+    from pps.seeding import stream_seeds
+
+    assert max(max(stream_seeds(s).values()) for s in (0, 1, SEED_LIMIT - 1)) < SEED_LIMIT
+    names = [n for n, _ in SlotAgents(2, input_dim=5, hidden=4, n_actions=3).named_parameters()]
+    assert sorted(names) == sorted(AGENT_PARAMETER_NAMES)
+
+
+def test_invalid_yaml_config_is_one_line(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("a: [1\nb: 2\n")
+    with pytest.raises(UserError) as err:
+        load_config_file(bad)
+    assert "\n" not in str(err.value)

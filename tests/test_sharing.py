@@ -7,6 +7,7 @@ import torch
 from pps.methods import METHODS
 from pps.nets.agents import SlotAgents
 from pps.sharing import Aggregator, reward_weights, sharing_groups, uniform_weights
+from pps.slot_optimizer import SlotOptimizer
 
 
 def agents_with_slot_values(values: list[float]) -> SlotAgents:
@@ -99,14 +100,14 @@ def test_unknown_pp_layer_is_rejected():
         raise AssertionError("expected ValueError")
 
 
-def _adam_with_state(agents: SlotAgents) -> torch.optim.Adam:
-    opt = torch.optim.Adam(agents.parameters(), lr=0.1)
+def _adam_with_state(agents: SlotAgents) -> SlotOptimizer:
+    opt = SlotOptimizer(torch.optim.Adam(agents.parameters(), lr=0.1))
     with torch.no_grad():
         for p in agents.parameters():
             p.grad = torch.zeros_like(p)
     opt.step()
     for p in agents.parameters():
-        state = opt.state[p]
+        state = opt.optimizer.state[p]
         for s in range(p.shape[0]):
             state["exp_avg"][s].fill_(float(s + 1))
             state["exp_avg_sq"][s].fill_(float(10 * (s + 1)))
@@ -118,7 +119,7 @@ def test_optimizer_policy_keep_leaves_moments_alone():
     opt = _adam_with_state(agents)
     agg = Aggregator(METHODS["a-pps"], [[0, 1], [2]], (), "keep")
     agg.apply(agents, opt, agg.weights(3, None, 1.0))
-    m = opt.state[agents.fc1.weight]["exp_avg"]
+    m = opt.optimizer.state[agents.fc1.weight]["exp_avg"]
     assert torch.all(m[0] == 1.0) and torch.all(m[1] == 2.0) and torch.all(m[2] == 3.0)
 
 
@@ -127,7 +128,7 @@ def test_optimizer_policy_average_mixes_moments_like_parameters():
     opt = _adam_with_state(agents)
     agg = Aggregator(METHODS["a-pps"], [[0, 1], [2]], (), "average")
     agg.apply(agents, opt, agg.weights(3, None, 1.0))
-    st = opt.state[agents.rnn.weight_hh]
+    st = opt.optimizer.state[agents.rnn.weight_hh]
     assert torch.all(st["exp_avg"][:2] == 1.5) and torch.all(st["exp_avg"][2] == 3.0)
     assert torch.all(st["exp_avg_sq"][:2] == 15.0) and torch.all(st["exp_avg_sq"][2] == 30.0)
 
@@ -137,13 +138,25 @@ def test_optimizer_policy_reset_zeroes_aggregated_slots_only():
     opt = _adam_with_state(agents)
     agg = Aggregator(METHODS["pp-pps"], [[0, 1], [2]], ("fc1.weight",), "reset")
     agg.apply(agents, opt, agg.weights(3, None, 1.0))
-    st = opt.state[agents.fc1.weight]
+    st = opt.optimizer.state[agents.fc1.weight]
     assert torch.all(st["exp_avg"][:2] == 0) and torch.all(st["exp_avg_sq"][:2] == 0)
     assert torch.all(st["exp_avg"][2] == 3.0)  # a group of one is never aggregated
-    untouched = opt.state[agents.fc2.weight]  # personal layer under PP-PPS
+    untouched = opt.optimizer.state[agents.fc2.weight]  # personal layer under PP-PPS
     assert torch.all(untouched["exp_avg"][0] == 1.0)
 
 
 def test_uniform_weights_sum_to_one_per_group():
     w = uniform_weights(5, [[0, 1], [2, 3, 4]])
     assert torch.allclose(w, torch.tensor([0.5, 0.5, 1 / 3, 1 / 3, 1 / 3], dtype=torch.float64))
+
+
+def test_smacv2_maps_draw_unit_types_per_episode_so_unit_type_groups_are_all_agents():
+    """On smacv2_* maps the unit type behind agent slot i changes every episode, so a
+    per-type group would change between aggregations; `unit_type` grouping is therefore one
+    group of every agent there (the same as `all`), and fixed per-type groups elsewhere."""
+    from pps.envs.registry import map_spec
+
+    for name, n in (("smacv2_5_units", 5), ("smacv2_10_units", 10), ("smacv2_20_units", 20)):
+        spec = map_spec("smax", name)
+        assert sharing_groups(spec.unit_types, "unit_type") == [list(range(n))] == sharing_groups(spec.unit_types, "all")
+    assert sharing_groups(map_spec("smax", "2s3z").unit_types, "unit_type") == [[0, 1], [2, 3, 4]]

@@ -15,7 +15,7 @@ import textwrap
 import pytest
 import torch
 
-from pps.envs import registry
+from pps.envs import registry, smac_tasks
 from pps.errors import UserError
 
 
@@ -50,9 +50,13 @@ import numpy as np
 
 class StarCraft2Env:
     """A stand-in with SMAC's API: 3 agents, 9 actions; env seed s ends after 2+s%3 steps,
-    won when the seed is even."""
-    def __init__(self, map_name="3m", seed=None, **kw):
-        self.map_name, self.seed, self.t = map_name, seed or 0, 0
+    won when the seed is even. Like SMAC, whose seed lands in the uint32 protobuf field
+    RequestCreateGame.random_seed, it refuses seeds outside [0, 2**32). With
+    episode_limit=L, an episode still running at step L ends with info["episode_limit"]."""
+    def __init__(self, map_name="3m", seed=None, episode_limit=60, **kw):
+        if seed is not None and not 0 <= seed < 2**32:
+            raise ValueError(f"Value out of range: {seed}")
+        self.map_name, self.seed, self.t, self.limit = map_name, seed or 0, 0, episode_limit
     def get_env_info(self):
         return {"n_agents": 3, "n_actions": 9, "obs_shape": 30, "state_shape": 48, "episode_limit": 60}
     def reset(self):
@@ -62,6 +66,8 @@ class StarCraft2Env:
         assert len(actions) == 3
         self.t += 1
         done = self.t >= 2 + self.seed % 3
+        if not done and self.t >= self.limit:
+            return 1.0, True, {"battle_won": False, "episode_limit": True}
         return 1.0, done, {"battle_won": done and self.seed % 2 == 0}
     def get_obs(self):
         return [np.full(30, self.t, dtype=np.float32) for _ in range(3)]
@@ -87,7 +93,7 @@ def fake_oxwhirl_smac(tmp_path, monkeypatch, no_smac):
 
 
 def test_smac_missing_is_reported(monkeypatch, no_smac):
-    monkeypatch.setattr(registry, "_smac_package_dirs", lambda: ([], None))
+    monkeypatch.setattr(smac_tasks, "_smac_package_dirs", lambda: ([], None))
     ok, why = registry.backend_available("smac")
     assert not ok and "not installed" in why and "oxwhirl/smac" in why
 
@@ -169,8 +175,21 @@ def test_stepping_loop_with_stub_env(fake_oxwhirl_smac, fake_sc2):
     assert wons[-1] == [True, False, True]
     assert rewards[2] == [0.0, 1.0, 1.0] and rewards[3] == [0.0, 0.0, 1.0]  # finished envs pay 0
     assert res.obs[0, 0, 0] == 2  # env 0 frozen at its last observation
+    # StarCraft II's randomness cannot be captured: the RNG state is the seed and how many
+    # episodes were played, and restoring it (from a pickled checkpoint) rewinds that count.
+    import pickle
+
     state = env.get_rng_state()
-    env.set_rng_state(state)
+    env.reset()
+    assert env.get_rng_state() != state  # one more episode played
+    env.set_rng_state(pickle.loads(pickle.dumps(state)))
+    assert env.get_rng_state() == state
+    fresh = registry.make_env("smac", "3m", 3, seed=0)
+    fresh.reset()
+    assert fresh.get_rng_state() == state  # same seed, same count: what a resumed run records
+    other = registry.make_env("smac", "3m", 3, seed=1)
+    other.reset()
+    assert other.get_rng_state() != state  # the seed is part of it
     env.close()
 
 
@@ -181,3 +200,33 @@ def test_pps_maps_lists_smac_maps_as_unusable_here():
     assert any(" MMM2 " in ln for ln in lines) and any(" corridor " in ln for ln in lines)
     if not registry.backend_available("smac")[0]:
         assert all(" no [" in ln for ln in lines)
+
+
+def test_run_stream_seeds_reach_starcraft_within_uint32(fake_oxwhirl_smac, fake_sc2):
+    """Every stream seed of a run, and every env's game seed derived from it, is a valid
+    SMAC seed (the stand-in raises like protobuf on anything outside uint32)."""
+    from pps.seeding import SEED_LIMIT, stream_seeds
+
+    for run_seed in (0, 1, 2**32 - 1):
+        for stream, seed in stream_seeds(run_seed).items():
+            assert 0 <= seed < SEED_LIMIT, (run_seed, stream, seed)
+            env = registry.make_env("smac", "3m", 4, seed=seed)
+            env.reset()
+            env.close()
+    env = registry.make_env("smac", "3m", 3, seed=SEED_LIMIT - 2)  # game seeds wrap: 2**32-2, 2**32-1, 0
+    assert [e.seed for e in env.envs] == [SEED_LIMIT - 2, SEED_LIMIT - 1, 0]
+
+
+def test_smac_time_limit_is_a_truncation_and_a_battle_end_is_not(fake_oxwhirl_smac, fake_sc2, monkeypatch):
+    from smac.env.starcraft2 import starcraft2
+
+    original = starcraft2.StarCraft2Env.__init__
+    monkeypatch.setattr(starcraft2.StarCraft2Env, "__init__",
+                        lambda self, **kw: original(self, episode_limit=3, **kw))
+    env = registry.make_env("smac", "3m", 3, seed=0)  # battles end after 2, 3 and 4 steps
+    env.reset()
+    acts = torch.zeros(3, 3, dtype=torch.long)
+    results = [env.step(acts) for _ in range(3)]
+    assert results[-1].done.tolist() == [True, True, True]
+    assert results[-1].truncated.tolist() == [False, False, True]  # env 2 was cut at the limit
+    assert results[-1].won.tolist() == [True, False, False]

@@ -102,11 +102,12 @@ def test_resume_after_kill_9_equals_an_uninterrupted_run(tmp_path):
 
 @pytest.mark.parametrize("args, words", [
     (["--map", "3mm"], ["Unknown map", "3m"]),
-    (["--env", "mpe"], ["Unknown env", "smax"]),
+    (["--env", "starcraft"], ["Unknown env", "smax"]),
     (["--method", "ppsq"], ["Unknown method", "a-pps"]),
     (["--method", "a-pps", "--interval", "0"], ["positive"]),
     (["--method", "qmix", "--interval", "100"], ["never aggregates"]),
     (["--set", "lrr=0.1"], ["Unknown config key 'lrr'", "Did you mean 'lr'"]),
+    (["--seed", "-1"], ["'seed'", "0 to 4294967295"]),  # was a numpy traceback (issue 8)
 ])
 def test_bad_input_is_one_paragraph_exit_2_no_traceback(tmp_path, args, words):
     done = pps("train", "--out", str(tmp_path / "x"), *args)

@@ -196,6 +196,28 @@ def test_resources_scale_with_map_and_budget(tmp_path):
     assert "slurm_partition" not in small
 
 
+def test_train_memory_is_the_base_plus_the_runs_own_bytes(tmp_path):
+    """mem_mb = resources.train.mem_mb + pps.memory's replay, learner batch and checkpoint:
+    the episode limit counts (SMAC corridor: 400 steps, ~1 MB per stored episode)."""
+    from pps import memory
+
+    def mem_mb(env, map_name, **config):
+        (job,) = plan(tmp_path, f"results/runs/{env}/{map_name}/qmix/-/seed0/metrics.csv", **config)
+        return job.resources["mem_mb"]
+
+    run = yaml.safe_load(DEFAULT.read_text())["run"]
+    base = yaml.safe_load(DEFAULT.read_text())["resources"]["train"]["mem_mb"]
+    assert mem_mb("smax", "8m", maps="[8m]") == base + memory.train_memory_mb(
+        "smax", "8m", buffer_size=run["buffer_size"], batch_size=run["batch_size"])
+    paper = yaml.safe_load(PAPER.read_text())
+    corridor = mem_mb("smac", "corridor", configfile=PAPER, use_smac="true")
+    assert corridor == paper["resources"]["train"]["mem_mb"] + memory.train_memory_mb(
+        "smac", "corridor", buffer_size=paper["run"]["buffer_size"], batch_size=paper["run"]["batch_size"])
+    # 5000 corridor episodes alone are 5 GB; the old per-agent rule asked for 3.8 GB in all
+    assert corridor > paper["resources"]["train"]["mem_mb"] + 5000
+    assert mem_mb("smax", "8m", maps="[8m]", run="{compact_buffer: false}") > mem_mb("smax", "8m", maps="[8m]")
+
+
 # ---------------------------------------------------------------------------- validation
 
 
@@ -210,6 +232,7 @@ def test_resources_scale_with_map_and_budget(tmp_path):
         ({"run": "{map: 8m}"}, "run.map is set by the grid"),
         ({"run": "{lr: fast}"}, "Config key 'lr' must be of type float"),
         ({"seeds": "[a]"}, "'a' is not of type 'integer'"),
+        ({"seeds": "[4294967296]"}, "4294967296 is greater than the maximum of 4294967295"),
         ({"intervals": "[0]"}, "0 is less than the minimum of 1"),
         ({"baseline": "vdn", "methods": "[qmix,a-pps]"}, "the baseline 'vdn' is not among the methods"),
         ({"envs": "{default: smaxx}"}, "Unknown env 'smaxx'. Did you mean 'smax'?"),

@@ -36,7 +36,7 @@ def bench_aggregation(s: Settings) -> list[dict[str, Any]]:
         learner = build_learner("independent", n, info.obs_dim + a + n, s.hidden, a, info.state_dim, device, s.seed)
         # one real update so the optimiser carries per-slot state, as mid-training
         learner.update(synthetic_batch(2, 4, n, info.obs_dim, info.state_dim, a, device, s.seed))
-        agents, optimizer = learner.agents, learner.optimizer
+        agents, optimizer = learner.agents, learner.slot_optimizer
         groups = sharing_groups(info.unit_types, "unit_type")
         for method in ("a-pps", "pp-pps"):
             agg = Aggregator(get_method(method), groups, DEFAULT_PP_SHARED, "keep")

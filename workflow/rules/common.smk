@@ -11,6 +11,7 @@ from snakemake.exceptions import WorkflowError
 from snakemake.logging import logger
 from snakemake.utils import validate
 
+from pps import memory as pps_memory
 from pps.analysis import outputs as pps_outputs
 from pps.config import RUN_KEYS, resolve_config
 from pps.envs import registry
@@ -211,10 +212,16 @@ def _run_value(key):
 
 
 def train_mem_mb(wildcards, attempt):
-    """Base memory plus the replay buffer, which grows with agents and buffered episodes."""
+    """Base memory plus what the run itself holds: the replay buffer (its real bytes per
+    episode, so the episode limit counts: corridor's is 400 steps), one learner batch and
+    the checkpoint's transient chunk (pps.memory); more on a retry."""
     res = config["resources"]["train"]
-    buffer_k = _run_value("buffer_size") / 1000
-    return int(res["mem_mb"] + res["mem_mb_per_agent"] * n_agents(wildcards.map) * buffer_k) * attempt
+    extra = pps_memory.train_memory_mb(
+        env_of(wildcards.map), wildcards.map, buffer_size=_run_value("buffer_size"),
+        batch_size=_run_value("batch_size"), compact_buffer=_run_value("compact_buffer"),
+        rnn_hidden=_run_value("rnn_hidden"),
+    )
+    return (res["mem_mb"] + extra) * attempt
 
 
 def train_runtime(wildcards, attempt):

@@ -1,0 +1,123 @@
+"""An optimiser over slot-stacked parameters whose slots can be restarted one at a time.
+
+`opt_state_on_aggregate: reset` (DESIGN §3) must leave each aggregated slot as if a fresh
+optimiser had just been created for it. Zeroing its moments is not enough for Adam: torch
+keeps one `step` counter per parameter *tensor*, shared by every slot stacked in it, so a
+slot reset at step s would see bias corrections 1 - beta**s ~ 1 instead of 1 - beta**1 and
+move 2-6x the learning rate on its first updates (the moments, zeroed, are tiny).
+
+`SlotOptimizer` wraps a torch `Adam` or `RMSprop` and keeps, per restarted slot, the step
+at which it restarted. After each `step()` it rewrites those slots with the update a fresh
+Adam would have made from the same moments, i.e. with bias corrections at the slot's own
+age k = s - restart. Moments evolve identically in both (a fresh optimiser's moments also
+start at zero and see the same gradients), so the result equals a per-slot optimiser to
+float rounding. A slot stops being tracked once its corrections equal the shared ones to
+1e-12. RMSprop has no bias correction (and torch's RMSprop never reads its `step` without
+momentum or centring), so zeroing its running average already *is* a fresh optimiser:
+its first step after a reset is, like a fresh RMSprop's first step, 1/sqrt(1 - alpha)
+(10x at alpha = 0.99) the learning rate.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+# Moment buffers that a restart zeroes: Adam's and RMSprop's (the latter's optional ones too).
+MOMENT_KEYS = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq", "square_avg", "momentum_buffer", "grad_avg")
+_NEGLIGIBLE = 1e-12
+
+
+class SlotOptimizer:
+    """`optimizer.step()` plus per-slot restarts (see the module docstring)."""
+
+    def __init__(self, optimizer: torch.optim.Optimizer) -> None:
+        self.optimizer = optimizer
+        self.is_adam = isinstance(optimizer, torch.optim.Adam)
+        if self.is_adam:
+            for group in optimizer.param_groups:
+                if group.get("amsgrad") or group.get("weight_decay") or group.get("maximize"):
+                    raise ValueError("SlotOptimizer supports plain Adam only (no amsgrad, weight decay or maximize)")
+        self._index = {id(p): i for i, p in enumerate(self._params())}
+        # param index -> int64 [S]: the shared step at which each slot restarted (0 = never)
+        self.restarted_at: dict[int, torch.Tensor] = {}
+
+    def _params(self) -> list[torch.nn.Parameter]:
+        return [p for group in self.optimizer.param_groups for p in group["params"]]
+
+    def _group_of(self, param: torch.Tensor) -> dict[str, Any]:
+        return next(g for g in self.optimizer.param_groups if any(p is param for p in g["params"]))
+
+    @torch.no_grad()
+    def restart(self, param: torch.nn.Parameter, slots: list[int]) -> None:
+        """Give `slots` of the stacked `param` a fresh optimiser state."""
+        state = self.optimizer.state.get(param, {})
+        for key in MOMENT_KEYS:
+            value = state.get(key)
+            if torch.is_tensor(value) and value.shape == param.shape:
+                value[slots] = 0
+        if not self.is_adam or "step" not in state:
+            return  # RMSprop: zero moments are a fresh state; no state yet: nothing to restart
+        index = self._index[id(param)]
+        at = self.restarted_at.setdefault(index, torch.zeros(param.shape[0], dtype=torch.int64))
+        at[slots] = int(state["step"])
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        self.optimizer.zero_grad(set_to_none=set_to_none)
+
+    @torch.no_grad()
+    def step(self) -> None:
+        if not self.restarted_at:
+            self.optimizer.step()
+            return
+        params = self._params()
+        # slots restarted at some step > 0 (a restart at 0 is the optimiser's own start)
+        young = {i: (at > 0).nonzero().flatten() for i, at in self.restarted_at.items()}
+        before = {i: params[i].data[slots].clone() for i, slots in young.items()}
+        self.optimizer.step()
+        for i, slots in young.items():
+            self._fresh_update(params[i], self.restarted_at[i][slots], slots, before[i])
+        self._forget_grown_slots(params)
+
+    def _fresh_update(self, param: torch.Tensor, restarted_at: torch.Tensor, slots: torch.Tensor,
+                      old: torch.Tensor) -> None:
+        """Overwrite `slots` of `param` with `old` moved by a fresh Adam's step of age k."""
+        if slots.numel() == 0 or param.grad is None:
+            return  # torch skipped this parameter
+        group = self._group_of(param)
+        beta1, beta2 = group["betas"]
+        state = self.optimizer.state[param]
+        shared = int(state["step"])
+        age = (shared - restarted_at).to(torch.float64)
+        shape = (-1,) + (1,) * (param.dim() - 1)
+        step_size = (group["lr"] / (1 - beta1 ** age)).view(shape).to(param.dtype)
+        correction2 = (1 - beta2 ** age).sqrt().view(shape).to(param.dtype)
+        m, v = state["exp_avg"][slots], state["exp_avg_sq"][slots]
+        denom = v.sqrt() / correction2 + group["eps"]
+        param.data[slots] = old - step_size * m / denom
+
+    def _forget_grown_slots(self, params: list[torch.nn.Parameter]) -> None:
+        for index in list(self.restarted_at):
+            param = params[index]
+            beta1, beta2 = self._group_of(param)["betas"]
+            shared = int(self.optimizer.state[param]["step"])
+            at = self.restarted_at[index]
+            age = (shared - at).to(torch.float64)
+            same = ((beta1 ** age - beta1 ** shared).abs() < _NEGLIGIBLE) & \
+                   ((beta2 ** age - beta2 ** shared).abs() < _NEGLIGIBLE)
+            at[same] = 0
+            if not (at > 0).any():
+                del self.restarted_at[index]
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"optimizer": self.optimizer.state_dict(),
+                "restarted_at": {i: t.clone() for i, t in self.restarted_at.items()}}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if "optimizer" not in state:  # a checkpoint from before per-slot restarts
+            self.optimizer.load_state_dict(state)
+            self.restarted_at = {}
+            return
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.restarted_at = {int(i): t.clone() for i, t in state["restarted_at"].items()}
