@@ -4,6 +4,8 @@
     python benchmarks/calibrate_claims.py --write         # ... and store the rates for claims.md
     python benchmarks/calibrate_claims.py --stability     # Monte Carlo error of the bootstrap vs resamples
     python benchmarks/calibrate_claims.py --previous-rule # the claim-1 rule before issue 9, same nulls
+    python benchmarks/calibrate_claims.py --power-curve   # power of claim 1 against the true gain
+                                                          # (claims preset: 10 seeds x 3 maps)
 
 Null grids (every method one distribution per map; `unimodal` and `bimodal` learn/fail) at the
 default grid (1 map x 3 seeds) and the paper grid (5 maps x 5 seeds, 3 of them
@@ -76,6 +78,27 @@ def calibrate(trials: int, power_trials: int, seed: int, n_resamples: int, jobs:
         pw.append({"concentration": c, "sd": round(sd, 3), "trials": power_trials, "per_method": per_method,
                    "any": r.rate(r.claim1_any)})
     return {"trials": trials, "n_resamples": n_resamples, "seed": seed, "null": rows, "power": pw}
+
+
+def power_curve(trials: int, n_resamples: int, seed: int, jobs: int,
+                effects: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5)) -> None:
+    """Power of claim 1 (per PPS method and for any of the three) against the true relative
+    gain, at the claims preset's size (10 seeds x 3 maps) and both seed-to-seed spreads: the
+    smallest gain the preset detects with 80% power is read off this table."""
+    jobs_list = [(e, c) for c in K.POWER_CONCENTRATIONS for e in effects]
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        results = list(pool.map(_simulate_effect, [(e, c, trials, seed, n_resamples) for e, c in jobs_list]))
+    print(f"claim 1 power, {trials} grids per cell, {n_resamples} resamples (10 seeds x 3 maps)")
+    print(f"{'true gain':>10} {'seed SD':>8} {'per method':>11} {'any of 3':>9}")
+    for (effect, c), r in zip(jobs_list, results):
+        per_method = float(np.mean([r.rate(v) for v in r.claim1.values()]))
+        print(f"{effect:>9.0%} {_power_sd(c):>8.3f} {per_method:>10.1%} {r.rate(r.claim1_any):>8.1%}")
+
+
+def _simulate_effect(job: tuple) -> K.Rates:
+    effect, concentration, trials, seed, n_resamples = job
+    return K.simulate(K.POWER_GRID, "effect", trials, seed, n_resamples, lazy=True,
+                      concentration=concentration, effect=effect)
 
 
 def _power_sd(concentration: float, draws: int = 400) -> float:
@@ -156,12 +179,15 @@ def main(argv=None) -> int:
     ap.add_argument("--write", action="store_true", help="store the rates in pps/analysis/calibration_measured.py")
     ap.add_argument("--stability", action="store_true", help="only the resample-count study")
     ap.add_argument("--previous-rule", action="store_true", help="only the pre-issue-9 claim-1 rule on the null grids")
+    ap.add_argument("--power-curve", action="store_true", help="only claim 1's power against the true gain")
     args = ap.parse_args(argv)
     t0 = time.time()
     if args.stability:
         stability(grids=100, seeds=4, resamples=(2000, 5000, 20000, 50000))
     elif args.previous_rule:
         previous_rule(min(args.trials, 1000), args.seed)
+    elif args.power_curve:
+        power_curve(min(args.power_trials, 300), args.n_resamples, args.seed, args.jobs)
     else:
         result = calibrate(args.trials, args.power_trials, args.seed, args.n_resamples, args.jobs)
         if args.write:

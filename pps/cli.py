@@ -1,4 +1,4 @@
-"""The `pps` command line: train | maps | aggregate | stats | plot | bench.
+"""The `pps` command line: train | maps | aggregate | stats | plot | overhead | scaling | bench.
 
 Each subcommand lives in the module that owns its concept and exposes
 `add_arguments(parser)` and `run(args) -> int`; this file only wires them up and turns a
@@ -24,6 +24,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "aggregate": ("pps.analysis.aggregate_cli", "collect runs into results/curves.csv and final.csv"),
     "stats": ("pps.analysis.stats_cli", "statistics, convergence and claims tables"),
     "plot": ("pps.analysis.plot_cli", "the paper's figures as PNG and PDF"),
+    "overhead": ("pps.analysis.overhead_cli", "where each run's wall-clock went, and each method's cost over the baseline"),
+    "scaling": ("pps.analysis.scaling_cli", "score gain and cost against the number of agents (maps with >= 2 agent counts)"),
     "bench": ("pps.bench.cli", "speed benchmarks (learner, aggregation, env, end-to-end, memory)"),
 }
 

@@ -314,6 +314,7 @@ def run_training(config: RunConfig, out_dir: Path, show_progress: bool = True) -
     else:
         record = rr.base_record(config, trainer.info.backend_version, trainer.method.label, deviations(config))
         record["env_info"] = dataclasses.asdict(trainer.info)
+        record["team_reward"] = registry.backend(config.env).team_reward
         if trainer.swap_runner is not None:  # RS-PPS softmax runs on returns times this (DESIGN §3)
             record["rs_score_scale"] = config.effective_reward_scale
         record["resumed"] = int(resumed)

@@ -1,7 +1,8 @@
 """Synthetic run folders in the `pps train` contract (DESIGN §4), for the analysis tests.
 
 `write_run` writes `metrics.csv` (or `.partial`) and `run.json` for one run whose test win rate
-is given exactly, so thresholds, AUCs and final scores are known by construction.
+(and, for return-scored tasks, test return) is given exactly, so thresholds, AUCs and final
+scores are known by construction.
 """
 
 from __future__ import annotations
@@ -39,23 +40,30 @@ def write_run(
     columns: Sequence[str] | None = None,
     wall_per_step: float = 1e-3,
     json_overrides: dict | None = None,
+    returns: Callable[[np.ndarray], np.ndarray] | Sequence[float] | float | None = None,
 ) -> Path:
     """Write one run folder and return it.
 
-    `win` is a function of the step array, a sequence (one value per evaluation) or a constant.
+    `win` (and `returns`, the test return; default 2 x win) is a function of the step array, a
+    sequence (one value per evaluation) or a constant.
     Evaluations happen at 0, eval_interval + jitter, 2 eval_interval + jitter, ... t_max (+ jitter).
     """
     folder = run_dir(root, env, map_, method, interval, seed)
     folder.mkdir(parents=True, exist_ok=True)
     steps = np.arange(0, t_max + 1, eval_interval, dtype=np.int64)
     steps[1:] += jitter
-    if callable(win):
-        wr = np.asarray(win(steps.astype(float)), dtype=float)
-    elif np.ndim(win) == 0:
-        wr = np.full(steps.size, float(win))
-    else:
-        wr = np.asarray(win, dtype=float)
-        assert wr.size == steps.size, f"{wr.size} win rates for {steps.size} evaluations"
+
+    def per_eval(values) -> np.ndarray:
+        if callable(values):
+            return np.asarray(values(steps.astype(float)), dtype=float)
+        if np.ndim(values) == 0:
+            return np.full(steps.size, float(values))
+        out = np.asarray(values, dtype=float)
+        assert out.size == steps.size, f"{out.size} values for {steps.size} evaluations"
+        return out
+
+    wr = per_eval(win)
+    ret = 2.0 * wr if returns is None else per_eval(returns)
     episodes = steps // 50
     loss = np.where(steps > 0, 1.0 / (1.0 + steps / 1e4), np.nan)
     df = pd.DataFrame(
@@ -65,7 +73,7 @@ def write_run(
             "updates": episodes,
             "wall_s": steps * wall_per_step,
             "test_win_rate": wr,
-            "test_return_mean": 2.0 * wr,
+            "test_return_mean": ret,
             "test_ep_len_mean": 60.0 - 20 * wr,
             "train_return_mean": 1.5 * wr,
             "epsilon": np.maximum(0.05, 1.0 - steps / 50_000),

@@ -64,7 +64,7 @@ def test_bootstrap_ci_tiny_and_degenerate_samples():
 
 
 def _final(rows):
-    df = pd.DataFrame(rows, columns=["env", "map", "method", "interval", "seed", "final_test_win_rate"])
+    df = pd.DataFrame(rows, columns=["env", "map", "method", "interval", "seed", "final_score"])
     df["interval"] = df["interval"].astype("Int64")
     return df
 

@@ -133,7 +133,7 @@ def _grid(effect: float, maps=("8m", "MMM2", "corridor"), seeds=10, seed=0) -> p
             scale = 1.0 if method == "qmix" else 1 + effect
             vals = scale * rng.uniform(0.3 + 0.1 * j, 0.4 + 0.1 * j, seeds)
             rows += [("smax", map_, method, interval, s, v) for s, v in enumerate(vals)]
-    df = pd.DataFrame(rows, columns=["env", "map", "method", "interval", "seed", "final_test_win_rate"])
+    df = pd.DataFrame(rows, columns=["env", "map", "method", "interval", "seed", "final_score"])
     df["interval"] = df["interval"].astype("Int64")
     return df
 

@@ -307,3 +307,4 @@ def test_pps_train_on_mpe_writes_metrics(tmp_path):
     assert (metrics["test_win_rate"] == 0).all() and (metrics["test_return_mean"] < 0).all()
     record = json.loads((tmp_path / "run.json").read_text())
     assert record["env"] == "mpe" and record["status"] == "finished"
+    assert record["team_reward"] == "sum of the agents' jaxmarl rewards"

@@ -70,8 +70,9 @@ def test_same_seed_gives_identical_metrics_and_other_seed_differs(tmp_path):
 
 
 @pytest.mark.slow
-def test_resume_after_kill_9_equals_an_uninterrupted_run(tmp_path):
-    args = ["train", "--env", "smax", "--map", "3m", "--method", "a-pps", "--interval", "5", "--seed", "3",
+@pytest.mark.parametrize("env, map_name", [("smax", "3m"), ("mpe", "simple_spread_v3")])
+def test_resume_after_kill_9_equals_an_uninterrupted_run(tmp_path, env, map_name):
+    args = ["train", "--env", env, "--map", map_name, "--method", "a-pps", "--interval", "5", "--seed", "3",
             "--quiet", *tiny_set_args({"t_max": 2400, "checkpoint_interval": 300})]
     straight = pps(*args, "--out", str(tmp_path / "straight"))
     assert straight.returncode == 0, straight.stderr

@@ -97,8 +97,8 @@ def test_default_preset_covers_every_method(tmp_path):
     jobs = plan(tmp_path)
     assert train_runs(jobs) == {"train": 3 * 3, "train_pps": 3 * 3 * len(cfg["intervals"])}
     assert Counter(j.rule for j in jobs if not j.rule.startswith("train")) == {
-        "aggregate": 1, "stats": 1, "plot": 1, "all": 1
-    }
+        "aggregate": 1, "stats": 1, "plot": 1, "overhead": 1, "all": 1
+    }  # one map, one agent count: no scaling study
 
 
 def test_paper_preset_plans_maps_x_seeds_x_methods(tmp_path):

@@ -34,7 +34,7 @@ FAKE_PPS = textwrap.dedent(
     command, argv = sys.argv[1], sys.argv[2:]
     p = argparse.ArgumentParser()
     for flag in ("--env", "--map", "--method", "--interval", "--seed", "--out", "--runs", "--results",
-                 "--baseline", "--final-window"):
+                 "--baseline", "--final-window", "--figures"):
         p.add_argument(flag)
     p.add_argument("--set", action="append", default=[])
     p.add_argument("--thresholds", nargs="*")
@@ -63,6 +63,12 @@ FAKE_PPS = textwrap.dedent(
         os.replace(out / "metrics.csv.partial", out / "metrics.csv")
         run_json.write_text(json.dumps({{"status": "finished"}}))
         ckpt.unlink()
+    elif command == "overhead":
+        for root, names in ((Path(a.out), outputs.OVERHEAD_FILES),
+                            (Path(a.figures), outputs.figure_files((outputs.OVERHEAD_FIGURE,)))):
+            root.mkdir(parents=True, exist_ok=True)
+            for name in names:
+                (root / name).write_text(command)
     else:
         root = Path(a.out or a.results)
         files = {{"aggregate": outputs.AGGREGATE_FILES, "stats": outputs.STATS_FILES,

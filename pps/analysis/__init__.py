@@ -5,6 +5,7 @@ Modules (each one concept; none is imported here, so `import pps.analysis.output
 - `outputs`     the fixed output file names (import-light, for the Snakefile)
 - `io`          atomic writes and the CSV formats of DESIGN §4
 - `runs`        finding run folders, validating `run.json` + `metrics.csv`, reporting exclusions
+- `scores`      every task's score: its win rate, or its normalised return (no win condition)
 - `aggregate`   the common step grid (interpolation) -> `curves.csv`, `final.csv`
 - `stats`       IQM, bootstrap CIs, tests against the baseline, FDR, probability of improvement
 - `ranktests`   exact (tie-aware) Mann-Whitney and the stratified permutation test of the claims
@@ -15,5 +16,8 @@ Modules (each one concept; none is imported here, so `import pps.analysis.output
 - `tables`      Markdown and LaTeX (booktabs) renderings
 - `style`       one colour and one label per method, shared by every figure
 - `plots`       the figures
-- `*_cli`       the `pps aggregate | stats | plot` subcommands
+- `overhead`    where each run's wall-clock went (run.json `time_s`) and each method's cost over the baseline
+- `scaling`     score gain over the baseline and cost against the number of agents
+- `study_plots` the figures of those two studies
+- `*_cli`       the `pps aggregate | stats | plot | overhead | scaling` subcommands
 """

@@ -15,8 +15,15 @@ one grid:
 
 So `curves.csv` holds, per run, exactly the grid points its evaluations span, and a seed that
 stopped early contributes nothing beyond its last evaluation (figures then plot only the steps
-every seed of a method reaches). Final scores (`final.csv`) are computed from the *raw*
+every seed of a method reaches). Final values (`final.csv`) are computed from the *raw*
 evaluations, not the grid: the mean of each run's last `final_window` evaluations.
+
+**Scores** (`pps.analysis.scores`). Both tables carry every task's score next to the raw
+metrics: `curves.csv` has rows with metric `score`, `final.csv` the column `final_score` (and
+`score_kind`, `r_random`, `r_ref`: how it was made). On a task without a win condition the
+raw `test_win_rate` of `metrics.csv` (always 0 there) is left empty in both, so that it
+cannot be read as "never won"; its raw `test_return_mean` stays. The normalisation is affine,
+so scoring the interpolated return equals interpolating the scored evaluations.
 """
 
 from __future__ import annotations
@@ -30,9 +37,11 @@ import pandas as pd
 
 from pps.analysis import io
 from pps.analysis.runs import METRIC_COLUMNS, Run
+from pps.analysis.scores import SCORE_METRIC, WIN_RATE, ScoreRule, score_kind, score_rule
 from pps.analysis.style import method_rank
 
-CURVE_METRICS: tuple[str, ...] = tuple(c for c in METRIC_COLUMNS if c != "step")
+CURVE_METRICS: tuple[str, ...] = tuple(c for c in METRIC_COLUMNS if c != "step")  # interpolated from metrics.csv
+CURVES_METRICS: tuple[str, ...] = (*CURVE_METRICS, SCORE_METRIC)  # the `metric` values of curves.csv, in order
 FINAL_METRICS = ("test_win_rate", "test_return_mean", "test_ep_len_mean", "train_return_mean")
 # run.json entries that make runs of one map incomparable when they differ (DESIGN §6)
 COMPARABILITY_KEYS = ("t_max", "eval_interval", "eval_episodes", "n_envs", "updates_per_episode", "backend", "device")
@@ -80,6 +89,27 @@ def interpolate_run(run: Run, grid: np.ndarray) -> np.ndarray:
     return out
 
 
+def score_rules(runs: list[Run], references: pd.DataFrame | None = None) -> dict[tuple[str, str], ScoreRule]:
+    """(env, map) -> its score rule; the reference table is read once, and only if some task needs it."""
+    tasks = sorted({(r.env, r.map) for r in runs})
+    if references is None and any(score_kind(env) != WIN_RATE for env, _ in tasks):
+        from pps.envs.references import load_references
+
+        references = load_references()
+    return {task: score_rule(*task, references) for task in tasks}
+
+
+def with_score(block: np.ndarray, rule: ScoreRule) -> np.ndarray:
+    """[G, len(CURVE_METRICS)] -> [G, len(CURVES_METRICS)]: the score appended, and the win rate
+    emptied where the task has no win condition (see the module docstring)."""
+    win, ret = CURVE_METRICS.index("test_win_rate"), CURVE_METRICS.index("test_return_mean")
+    score = rule(block[:, win], block[:, ret])
+    out = np.column_stack([block, score])
+    if rule.kind != WIN_RATE:
+        out[:, win] = np.nan
+    return out
+
+
 def comparability_warnings(runs: list[Run]) -> list[str]:
     """One line per (env, map) whose runs differ in something that makes them incomparable."""
     lines = []
@@ -98,9 +128,10 @@ def comparability_warnings(runs: list[Run]) -> list[str]:
     return lines
 
 
-def build_curves(runs: list[Run]) -> pd.DataFrame:
+def build_curves(runs: list[Run], rules: dict[tuple[str, str], ScoreRule] | None = None) -> pd.DataFrame:
     """The long table `env, map, method, interval, seed, step, metric, value` on each map's grid."""
     runs = sort_runs(runs)
+    rules = score_rules(runs) if rules is None else rules
     grids = {}
     for r in runs:
         grids.setdefault((r.env, r.map), []).append(r)
@@ -108,7 +139,7 @@ def build_curves(runs: list[Run]) -> pd.DataFrame:
     run_idx, steps, metric_idx, values = [], [], [], []
     for i, r in enumerate(runs):
         grid = grids[(r.env, r.map)]
-        block = interpolate_run(r, grid)  # [G, M]
+        block = with_score(interpolate_run(r, grid), rules[(r.env, r.map)])  # [G, M]
         ok = np.isfinite(block)
         rows, cols = np.nonzero(ok)  # row-major: step, then metric
         run_idx.append(np.full(rows.size, i, dtype=np.int64))
@@ -127,19 +158,23 @@ def build_curves(runs: list[Run]) -> pd.DataFrame:
     )
     curves = keys.iloc[ri].reset_index(drop=True)
     curves["step"] = np.concatenate(steps) if steps else np.zeros(0, np.int64)
-    metric_names = np.array(CURVE_METRICS, dtype=object)
+    metric_names = np.array(CURVES_METRICS, dtype=object)
     curves["metric"] = metric_names[np.concatenate(metric_idx)] if metric_idx else np.zeros(0, object)
     curves["value"] = np.concatenate(values) if values else np.zeros(0)
     return curves[list(io.CURVES_COLUMNS)]
 
 
-def build_final(runs: list[Run], final_window: int, runs_root: Path | None = None) -> pd.DataFrame:
-    """One row per run: identity, the final scores (mean of the last `final_window` raw
-    evaluations), the run's cost and what makes it comparable."""
+def build_final(runs: list[Run], final_window: int, runs_root: Path | None = None,
+                rules: dict[tuple[str, str], ScoreRule] | None = None) -> pd.DataFrame:
+    """One row per run: identity, the final score and raw metrics (mean of the last
+    `final_window` raw evaluations), the run's cost and what makes it comparable."""
+    rules = score_rules(runs) if rules is None else rules
     rows = []
     for r in sort_runs(runs):
         m = r.metrics
         tail = m.iloc[-final_window:]
+        rule = rules[(r.env, r.map)]
+        score = rule(tail["test_win_rate"], tail["test_return_mean"])
         last_step = float(m["step"].iloc[-1])
         wall = r.info.get("wall_s")
         if not isinstance(wall, (int, float)) or not np.isfinite(wall):
@@ -150,9 +185,14 @@ def build_final(runs: list[Run], final_window: int, runs_root: Path | None = Non
             "final_step": int(last_step),
             "n_evals": len(m),
             "final_window": len(tail),
+            "score_kind": rule.kind,
+            "final_score": float(np.nanmean(score)) if np.isfinite(score).any() else np.nan,
         }
         for name in FINAL_METRICS:
             row[f"final_{name}"] = float(np.nanmean(tail[name])) if tail[name].notna().any() else np.nan
+        if rule.kind != WIN_RATE:
+            row["final_test_win_rate"] = np.nan  # no win condition: not a win rate of 0
+        row["r_random"], row["r_ref"] = rule.r_random, rule.r_ref
         row["auc_steps"] = int(last_step - float(m["step"].iloc[0]))
         row["wall_s"] = float(wall)
         row["s_per_million_steps"] = float(wall) / last_step * 1e6 if last_step > 0 else np.nan
@@ -169,5 +209,8 @@ def build_final(runs: list[Run], final_window: int, runs_root: Path | None = Non
     return final
 
 
-def aggregate(runs: list[Run], final_window: int, runs_root: Path | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    return build_curves(runs), build_final(runs, final_window, runs_root)
+def aggregate(runs: list[Run], final_window: int, runs_root: Path | None = None,
+              references: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """`curves.csv` and `final.csv`; `references` replaces the committed reference table (tests)."""
+    rules = score_rules(runs, references)
+    return build_curves(runs, rules), build_final(runs, final_window, runs_root, rules)

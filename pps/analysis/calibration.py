@@ -150,13 +150,16 @@ class Rates:
 
 
 def simulate(grid: Grid, scenario: str, trials: int, seed: int = 0, n_resamples: int = N_RESAMPLES,
-             lazy: bool = True, concentration: float = POWER_CONCENTRATIONS[0]) -> Rates:
+             lazy: bool = True, concentration: float = POWER_CONCENTRATIONS[0],
+             effect: float = POWER_EFFECT) -> Rates:
     """Count "supported" verdicts over `trials` grids of `scenario` ("unimodal", "bimodal" or
-    "effect"; `concentration` is the effect grid's seed-to-seed spread)."""
-    rng = np.random.default_rng([seed, zlib_key(grid.name, scenario, str(concentration))])
+    "effect"; `concentration` is the effect grid's seed-to-seed spread, `effect` its relative
+    gain of every PPS method over QMIX)."""
+    key = [grid.name, scenario, str(concentration)] + ([str(effect)] if effect != POWER_EFFECT else [])
+    rng = np.random.default_rng([seed, zlib_key(*key)])
     out = Rates(grid.name, scenario, trials, claim3=0 if grid.high_dim else None)
     for _ in range(trials):
-        scores = (draw_effect(grid, rng, concentration=concentration) if scenario == "effect"
+        scores = (draw_effect(grid, rng, effect=effect, concentration=concentration) if scenario == "effect"
                   else draw_null(grid, scenario, rng))
         v = judge_grid(scores, grid, rng, n_resamples, lazy)
         hits = [m for m, verdict in v["claim1"].items() if verdict == SUPPORTED]

@@ -1,23 +1,32 @@
 """The paper's claims next to what this run of the suite measured (`tables/claims.md`).
 
 The paper (arXiv 2403.02635) publishes no tables; its abstract claims, tested here on the
-final test win rate (DESIGN §3). A verdict is "supported" only when an error-controlled test
+final score (DESIGN §3, `pps.analysis.scores`): the test win rate where a task has a win
+condition, else the normalised test return (0 = a random policy, 1 = a scripted reference
+policy). A verdict is "supported" only when an error-controlled test
 says so: every claim's false-"supported" rate is held at ALPHA = 2.5% (one-sided, the lower
 end of a 95% interval) by exact permutation tests, whatever the distribution of win rates
 (bimodal learn/fail runs included), and `benchmarks/calibrate_claims.py` measures it on
 simulated grids where nothing differs (the measured rates are printed under the rules).
 
 1. "10–30% average improvement over QMIX", per PPS method, on the maps both it and QMIX ran
-   (one map set for every number in its row): the relative improvement of the IQM final win
-   rate pooled over those maps. With m PPS methods judged at once (Bonferroni):
+   (one map set for every number in its row): the relative improvement of the IQM final score
+   pooled over those maps. With m PPS methods judged at once (Bonferroni):
    supported = the point estimate is at least 10% (in or above the claimed range), the
    (1 - 2·ALPHA/m) stratified-bootstrap CI of the IQM difference lies above 0, and the exact
    stratified permutation test (statistic: the mean over maps of P(PPS > QMIX); labels
    permuted within each map) gives one-sided p ≤ ALPHA/m;
    not supported = that CI of the relative improvement lies below 10%;
-   not testable (ceiling) = QMIX's IQM leaves no room for a 10% gain (IQM · 1.1 > 1);
-   inconclusive otherwise.
-2. "wins tasks QMIX cannot": on a map with at least MIN_N_WINS QMIX seeds, QMIX *fails* when
+   not testable (ceiling) = QMIX's IQM leaves no room for a 10% gain (IQM · 1.1 > 1), a rule
+   applied only where every map of the row is scored by win rate: a normalised return has no
+   ceiling (1 is a scripted heuristic, not the optimum, and a method that beats it scores
+   above 1), so with a return-scored task in the row no IQM rules the gain out;
+   inconclusive otherwise, including when the relative improvement is undefined (QMIX's IQM
+   at or below 0, i.e. no better than random, and PPS's too: only normalised returns can be).
+2. "wins tasks QMIX cannot", judged on the tasks with a win condition only (on a task scored
+   by normalised return nothing is won or lost, so the claim is "not applicable" there, and
+   its verdict is "not applicable" when no task of the run has a win condition): on a map with
+   at least MIN_N_WINS QMIX seeds, QMIX *fails* when
    the upper 95% CI bound of its IQM is below 5%. There a PPS method with at least MIN_N_WINS
    seeds *wins* when the lower 95% CI bound of its IQM is at least 20% and the exact one-sided
    Mann-Whitney test of PPS > QMIX, Holm-adjusted over every (failing map, PPS method) pair
@@ -26,7 +35,7 @@ simulated grids where nothing differs (the measured rates are printed under the 
    "not testable": QMIX fails nowhere, or has fewer than MIN_N_WINS seeds on every map). One
    QMIX seed cannot make a map "failed": below MIN_N_WINS seeds per side nothing is judged.
 3. "RS-PPS strongest on high-dimensional maps": on the high-dimensional maps every PPS method
-   ran, RS-PPS's pooled IQM minus the best other PPS method's (stratified bootstrap).
+   ran, RS-PPS's pooled IQM score minus the best other PPS method's (stratified bootstrap).
    supported = its 95% CI lies above 0 and RS-PPS beats *each* other PPS method in the exact
    stratified permutation test at one-sided p ≤ ALPHA (an intersection-union test: no
    multiplicity correction is needed because every test must pass); not supported = the CI
@@ -35,8 +44,10 @@ simulated grids where nothing differs (the measured rates are printed under the 
 High-dimensional maps: the paper names none, so the suite counts a map as high-dimensional
 when it has at least HIGH_DIM_MIN_UNITS units in total (allies + enemies) in its SMAX/SMAC
 map table (`pps.envs.registry`): 8m's count, whose SMAX observation has 205 values against
-3m's 75 (DESIGN §3). Among the paper's maps that is 8m, MMM2 and corridor.
-`pps stats --high-dim-maps` replaces the list, and claims.md says which was used.
+3m's 75 (DESIGN §3). Among the paper's maps that is 8m, MMM2 and corridor. Particle (MPE)
+tasks are never counted: the rule counts StarCraft units, and they have no enemies and at
+most 5 agents (observations of at most 30 values). `pps stats --high-dim-maps` replaces the
+list (and may name an MPE task), and claims.md says which was used.
 
 Each PPS method is judged at one interval: `claims_interval` (the authors' 300) where it
 ran, else the interval nearest to it on a log scale; the text says which.
@@ -52,9 +63,10 @@ import numpy as np
 import pandas as pd
 
 from pps.analysis import tables as T
+from pps.analysis import scores
 from pps.analysis.ranktests import mann_whitney_exact, stratified_pi_test
 from pps.analysis.stats import (CI_METHOD, N_RESAMPLES, SCORE, STRATIFIED_CI_METHOD, iqm, iqm_small_n_note,
-                                percentile_ci, relative_resamples, rng_for, stratified_resample)
+                                percentile_ci, relative_ci, relative_resamples, rng_for, stratified_resample)
 from pps.analysis.style import cell_label, has_interval, method_label, method_order
 from pps.methods import AGGREGATING_METHODS
 
@@ -66,6 +78,7 @@ MIN_N_WINS = 5  # seeds per side before claim 2 judges a map (exact tests need t
 HIGH_DIM_MIN_UNITS = 16  # allies + enemies; 8m's count (see the module docstring)
 
 SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE, CEILING = "supported", "not supported", "inconclusive", "not testable (ceiling)"
+NOT_APPLICABLE = "not applicable"  # claim 2 on tasks without a win condition
 
 
 def high_dim_maps(min_units: int = HIGH_DIM_MIN_UNITS) -> tuple[str, ...]:
@@ -154,9 +167,11 @@ class Improvement:
 
 
 def judge_improvement(xs: Sequence[np.ndarray], ys: Sequence[np.ndarray], m: int, rng: np.random.Generator, *,
-                      n_resamples: int = N_RESAMPLES, lazy: bool = False, base_label: str = "QMIX") -> Improvement:
+                      n_resamples: int = N_RESAMPLES, lazy: bool = False, base_label: str = "QMIX",
+                      bounded: bool = True) -> Improvement:
     """Claim 1 for one PPS method: `xs`/`ys` are its and the baseline's scores on the same maps
-    (one array per map, in the same order); `m` PPS methods are judged at once.
+    (one array per map, in the same order); `m` PPS methods are judged at once. `bounded`:
+    every map's score is a win rate, capped at 1 (only then can the ceiling rule apply).
 
     `lazy=True` (the calibration's speed-up) skips the bootstrap where an exact criterion has
     already ruled "supported" out; the verdict is then "inconclusive" even where the full
@@ -175,7 +190,7 @@ def judge_improvement(xs: Sequence[np.ndarray], ys: Sequence[np.ndarray], m: int
     r.pi, r.p = stratified_pi_test(xs, ys)
     threshold = ALPHA / m
     confidence = 1 - 2 * ALPHA / m
-    if r.baseline_iqm * (1 + CLAIMED_RANGE[0]) > 1:
+    if bounded and r.baseline_iqm * (1 + CLAIMED_RANGE[0]) > 1:
         r.verdict = CEILING
         r.why = (f"{base_label}'s IQM {r.baseline_iqm:.2f} leaves no room for a {CLAIMED_RANGE[0]:.0%} gain "
                  f"(a win rate cannot exceed 1)")
@@ -187,7 +202,7 @@ def judge_improvement(xs: Sequence[np.ndarray], ys: Sequence[np.ndarray], m: int
     dm = iqm(stratified_resample(xs, rng, n_resamples), axis=1)
     db = iqm(stratified_resample(ys, rng, n_resamples), axis=1)
     r.diff_lo, r.diff_hi = percentile_ci(dm - db, confidence)
-    r.rel_lo, r.rel_hi = percentile_ci(relative_resamples(dm, db), confidence)
+    r.rel_lo, r.rel_hi = relative_ci(dm, db, confidence)
     if r.verdict == CEILING:
         return r
     level = _level_text(confidence)
@@ -201,7 +216,10 @@ def judge_improvement(xs: Sequence[np.ndarray], ys: Sequence[np.ndarray], m: int
         r.why = f"the {level} CI lies below a {CLAIMED_RANGE[0]:.0%} improvement" + (" (PPS is worse)" if r.rel_hi < 0 else "")
     else:
         reasons = []
-        if r.rel < CLAIMED_RANGE[0]:
+        if np.isnan(r.rel):
+            reasons.append(f"the relative improvement is undefined: {base_label}'s IQM score is at or below 0 (no better "
+                           f"than random) and so is this method's")
+        elif r.rel < CLAIMED_RANGE[0]:
             reasons.append(f"the estimate {T.pct(r.rel)} is below {CLAIMED_RANGE[0]:.0%}")
         if not r.diff_lo > 0:
             reasons.append(f"the {level} CI of Δ reaches 0" + (_borderline(r.diff_lo) if exact_ok else ""))
@@ -237,12 +255,14 @@ def claim_improvement(final: pd.DataFrame, chosen: dict, baseline: str, seed: in
     m = max(1, len(methods))
     confidence = 1 - 2 * ALPHA / m
     level = _level_text(confidence)
+    kinds = scores.task_kinds(final)
     rows, verdicts = [], []
     for method in methods:
         own = _per_map(final, method, chosen[method])
         shared = [k for k in sorted(own) if k in base]
         r = judge_improvement([own[k] for k in shared], [base[k] for k in shared], m,
-                              rng_for(seed, "claim1", method, chosen[method]), base_label=base_label)
+                              rng_for(seed, "claim1", method, chosen[method]), base_label=base_label,
+                              bounded=scores.bounded(kinds[k] for k in shared))
         verdicts.append(r.verdict)
         rows.append([cell_label(method, chosen[method]), str(r.maps), str(r.n_runs), T.num(r.iqm), T.num(r.baseline_iqm),
                      T.ci(r.diff, r.diff_lo, r.diff_hi), _pct_ci(r.rel, r.rel_lo, r.rel_hi), T.num(r.pi),
@@ -358,8 +378,17 @@ def judge_wins(base: dict[tuple[str, str], np.ndarray], pps: dict[str, dict[tupl
 
 
 def claim_wins(final: pd.DataFrame, stats: pd.DataFrame, chosen: dict, baseline: str):
+    """Claim 2 on the tasks with a win condition; "not applicable" if the run has none."""
     base_label = method_label(baseline)
     methods = [mt for mt in chosen if mt in AGGREGATING_METHODS]
+    kinds = scores.task_kinds(final)
+    no_win = sorted(k for k, kind in kinds.items() if kind != scores.WIN_RATE)
+    headers = ["map", "PPS method", "n", "IQM win rate [95% CI]", f"{base_label} IQM [95% CI]",
+               "exact p one-sided (Holm)", "verdict"]
+    if kinds and len(no_win) == len(kinds):
+        return headers, [], (NOT_APPLICABLE, f"no task of this run has a win condition ({len(no_win)} scored by "
+                                             f"normalised return), so none can be won or lost")
+    final = final[[kinds[(e, m)] == scores.WIN_RATE for e, m in zip(final["env"], final["map"])]]
     base = _per_map(final, baseline, None)
     pps = {mt: _per_map(final, mt, chosen[mt]) for mt in methods}
 
@@ -379,9 +408,11 @@ def claim_wins(final: pd.DataFrame, stats: pd.DataFrame, chosen: dict, baseline:
                      T.ci(pr.iqm, pr.lo, pr.hi), T.ci(*b),
                      f"{T.pval(pr.p)} ({T.pval(pr.p_holm)})" if T._finite(pr.p) else f"n < {MIN_N_WINS}: no test",
                      f"**{pr.verdict}**"])
-    headers = ["map", "PPS method", "n", "IQM win rate [95% CI]", f"{base_label} IQM [95% CI]",
-               "exact p one-sided (Holm)", "verdict"]
-    return headers, rows, (w.verdict, w.why)
+    why = w.why
+    if no_win:
+        why += (f" (not applicable on {', '.join(m for _, m in no_win)}: no win condition, scored by normalised "
+                f"return)")
+    return headers, rows, (w.verdict, why)
 
 
 # --------------------------------------------------------------------------- claim 3
@@ -443,7 +474,8 @@ def claim_rs_high_dim(final: pd.DataFrame, chosen: dict, high_dim: tuple[str, ..
         p = r.p_each.get(method)
         rows.append([cell_label(method, chosen[method]), T.ci(r.points[method], lo_m, hi_m),
                      str(sum(x.size for x in samples[method])), "ref." if p is None else T.pval(p)])
-    headers = ["PPS method", f"IQM win rate on {len(shared)} high-dim map(s) [95% stratified CI]", "runs",
+    word = scores.short(scores.task_kinds(final[[(e, m) in shared for e, m in zip(final["env"], final["map"])]]).values())
+    headers = ["PPS method", f"IQM {word} on {len(shared)} high-dim map(s) [95% stratified CI]", "runs",
                "exact p, RS-PPS better (one-sided)"]
     worst = max(r.p_each.values())
     text = (f"RS-PPS minus the best other PPS method: {T.ci(r.diff, r.lo, r.hi)} on "
@@ -480,12 +512,16 @@ def claims_markdown(final: pd.DataFrame, stats: pd.DataFrame, *, baseline: str, 
     n_text = f"{n.min()}" if n.min() == n.max() else f"{n.min()}–{n.max()}"
     judged = ", ".join(cell_label(m, k) for m, k in chosen.items() if m in AGGREGATING_METHODS) or "none"
     small_n = iqm_small_n_note(n.to_numpy())
+    kinds = scores.task_kinds(final).values()
+    word = scores.short(kinds)  # "win rate" where every task has a win condition, else "score"
+    score_text = (f"Score: final test win rate ({final_window})." if scores.bounded(kinds)
+                  else scores.describe(kinds, lead=f"Score: final score ({final_window}), that is "))
     out = [
         "# The paper's claims against this run",
         "",
         f"PPS-QMIX (arXiv 2403.02635) against what this run of pps-bench measured: {len(final)} complete runs, "
-        f"maps {', '.join(sorted(set(final['map'])))}, {n_text} seeds per method and interval. Score: final test "
-        f"win rate ({final_window}). Baseline: {base_label}. PPS methods are judged at "
+        f"maps {', '.join(sorted(set(final['map'])))}, {n_text} seeds per method and interval. {score_text} "
+        f"Baseline: {base_label}. PPS methods are judged at "
         f"K = {claims_interval} learner updates where they ran it, else the nearest K: {judged}. "
         f"A verdict says \"supported\" only where an exact test keeps the chance of saying so on noise at "
         f"{ALPHA:.1%} (rules and measured rates at the bottom); CIs: {CI_METHOD}; across maps: "
@@ -505,7 +541,8 @@ def claims_markdown(final: pd.DataFrame, stats: pd.DataFrame, *, baseline: str, 
     out.append(f"| 1. \"10–30% average improvement over {base_label}\" | {v1} |")
     sec = [f"## 1. \"10–30% average improvement over {base_label}\"", "",
            f"Measured: per PPS method, on the maps both it and {base_label} ran (one map set for the whole row), "
-           f"the IQM final win rate pooled over those maps, its difference to {base_label} in win-rate points and "
+           f"the IQM final {word} pooled over those maps, its difference to {base_label} in {word.replace(' ', '-')} "
+           f"points and "
            f"relative to {base_label}'s IQM, with {_level_text(1 - 2 * ALPHA / m)} stratified bootstrap CIs "
            f"(95% widened for {m} PPS method(s) judged at once, Bonferroni), the mean over maps of the probability "
            f"of improvement, and the exact stratified permutation p of that mean (threshold {ALPHA}/{m}).", ""]
@@ -533,7 +570,7 @@ def claims_markdown(final: pd.DataFrame, stats: pd.DataFrame, *, baseline: str, 
     sections.append(_section(
         "3. \"RS-PPS strongest on high-dimensional maps\"",
         f"on the high-dimensional maps of this run that every PPS method ran (counted as such: {', '.join(high_dim)}; "
-        f"{source}), the IQM final win rate of each PPS method, RS-PPS minus the best of the others, and "
+        f"{source}), the IQM final {word} of each PPS method, RS-PPS minus the best of the others, and "
         f"the exact stratified permutation p of RS-PPS against each other PPS method.",
         v3, why3, h, rows))
 

@@ -1,15 +1,19 @@
-"""Convergence: steps to a win-rate threshold, normalised AUC, speed-up versus the baseline.
+"""Convergence: steps to a score threshold, normalised AUC, speed-up versus the baseline.
 
-All on the common step grid of `curves.csv` (see `pps.analysis.aggregate`):
+All on the common step grid of `curves.csv` (see `pps.analysis.aggregate`), on the rows with
+metric `score` (`pps.analysis.scores`: the test win rate where the task has a win condition,
+the normalised test return elsewhere), so one threshold means "this far from a random policy
+towards winning every episode / matching the reference policy" on every task:
 
-- **Smoothing**: a *trailing* moving average of the test win rate over `smooth_window` grid
+- **Smoothing**: a *trailing* moving average of the score over `smooth_window` grid
   points (`min_periods=1`, so the first points average what exists). Trailing, not centred,
   so "reached at step s" uses only evaluations up to s; `smooth_window=1` is no smoothing.
-- **Steps to threshold**: the first grid step at which the smoothed win rate is >= the
+- **Steps to threshold**: the first grid step at which the smoothed score is >= the
   threshold; empty (and `reached` False) if the run never gets there.
-- **Normalised AUC**: the trapezoid area under the *unsmoothed* win-rate curve divided by the
-  run's step span, i.e. the run's average win rate over training (a curve rising linearly
-  from 0 to 1 has 0.5; a run that wins from the start has 1).
+- **Normalised AUC**: the trapezoid area under the *unsmoothed* score curve divided by the
+  run's step span, i.e. the run's average score over training (a curve rising linearly
+  from 0 to 1 has 0.5; a run that wins from the start has 1; a normalised return that starts
+  below random can make it negative).
 - **Median steps to threshold** is a survival-analysis quantity: a run that never reaches
   the threshold is *right-censored* at its last step (its true time is later, by an unknown
   amount), and runs may have different lengths. The median is the Kaplan-Meier median
@@ -40,9 +44,9 @@ import pandas as pd
 from scipy import stats as sps
 from scipy.integrate import trapezoid
 
+from pps.analysis.scores import SCORE_METRIC, score_kind
 from pps.analysis.stats import N_RESAMPLES, iqm, percentile_ci, rng_for
 
-WIN = "test_win_rate"
 RUN_COLUMNS = ["env", "map", "method", "interval", "seed"]
 
 
@@ -71,19 +75,19 @@ def normalised_auc(steps: np.ndarray, values: np.ndarray) -> float:
 
 
 def run_convergence(curves: pd.DataFrame, thresholds, smooth_window: int) -> pd.DataFrame:
-    """The `convergence.csv` table: one row per run and threshold."""
-    win = curves[curves["metric"] == WIN]
+    """The `convergence.csv` table: one row per run and threshold, on the runs' score."""
+    score = curves[curves["metric"] == SCORE_METRIC]
     rows = []
-    for key, g in win.groupby(RUN_COLUMNS, dropna=False, sort=False):
+    for key, g in score.groupby(RUN_COLUMNS, dropna=False, sort=False):
         g = g.sort_values("step")
         steps, values = g["step"].to_numpy(float), g["value"].to_numpy(float)
         sm = smooth(values, smooth_window)
         auc = normalised_auc(steps, values)
         for thr in thresholds:
             s = first_crossing(steps, sm, thr)
-            rows.append((*key, float(thr), int(smooth_window), s, bool(np.isfinite(s)), auc,
+            rows.append((*key, score_kind(key[0]), float(thr), int(smooth_window), s, bool(np.isfinite(s)), auc,
                          float(steps[0]), float(steps[-1]), float(sm[-1])))
-    out = pd.DataFrame(rows, columns=[*RUN_COLUMNS, "threshold", "smooth_window", "steps_to_threshold",
+    out = pd.DataFrame(rows, columns=[*RUN_COLUMNS, "score_kind", "threshold", "smooth_window", "steps_to_threshold",
                                       "reached", "norm_auc", "first_step", "last_step", "final_smoothed"])
     out["interval"] = out["interval"].astype("Int64")
     for c in ("steps_to_threshold", "first_step", "last_step"):
@@ -182,7 +186,8 @@ def speedup_table(conv: pd.DataFrame, baseline: str, seed: int) -> pd.DataFrame:
         env, map_, method, interval, thr = key
         steps, reached = _censored(g), g["reached"].to_numpy(bool)
         med, med_censored = km_median(steps, reached)
-        row = {"env": env, "map": map_, "method": method, "interval": interval, "threshold": thr,
+        row = {"env": env, "map": map_, "method": method, "interval": interval,
+               "score_kind": g["score_kind"].iloc[0] if "score_kind" in g else score_kind(env), "threshold": thr,
                "n": len(g), "n_reached": int(reached.sum()), "n_not_reached": int((~reached).sum()),
                "median_steps": med, "median_censored": med_censored,
                "norm_auc_iqm": float(iqm(g["norm_auc"].to_numpy(float)))}
@@ -216,7 +221,7 @@ def speedup_table(conv: pd.DataFrame, baseline: str, seed: int) -> pd.DataFrame:
             notes.append(f"no {baseline} runs on this map: no speed-up")
         row["note"] = "; ".join(notes)
         rows.append(row)
-    columns = ["env", "map", "method", "interval", "threshold", "n", "n_reached", "n_not_reached",
+    columns = ["env", "map", "method", "interval", "score_kind", "threshold", "n", "n_reached", "n_not_reached",
                "median_steps", "median_censored", "norm_auc_iqm", "baseline", "baseline_n", "baseline_n_reached",
                "baseline_median_steps", "speedup", "speedup_ci_low", "speedup_ci_high", "bound", "note"]
     out = pd.DataFrame(rows).reindex(columns=columns)

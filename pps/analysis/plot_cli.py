@@ -29,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
     res = Path(args.results)
     need = "run `pps aggregate` then `pps stats` first"
     curves = io.read_table(res / "curves.csv", need, io.CURVES_COLUMNS)
-    final = io.read_table(res / "final.csv", need, ("env", "map", "method", "interval", "seed", "final_test_win_rate"))
+    final = io.read_table(res / "final.csv", need, ("env", "map", "method", "interval", "seed", "score_kind", "final_score"))
     stats = io.read_table(res / "stats.csv", "run `pps stats` first", ("env", "map", "method", "interval", "n", "iqm", "baseline"))
     aggregate = io.read_table(res / "aggregate.csv", "run `pps stats` first", ("method", "interval", "iqm"))
     speed = io.read_table(res / "speedup.csv", "run `pps stats` first", ("env", "map", "method", "interval", "threshold", "median_steps"))

@@ -20,9 +20,10 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 from matplotlib.ticker import FuncFormatter  # noqa: E402
 
+from pps.analysis import scores  # noqa: E402
 from pps.analysis import tables as T  # noqa: E402
 from pps.analysis.claims import chosen_cells  # noqa: E402
-from pps.analysis.stats import CI_METHOD, STRATIFIED_CI_METHOD, iqm, iqm_small_n_note, percentile_ci, rng_for  # noqa: E402
+from pps.analysis.stats import CI_METHOD, SCORE, STRATIFIED_CI_METHOD, iqm, iqm_small_n_note, percentile_ci, rng_for  # noqa: E402
 from pps.analysis.style import cell_label, has_interval, method_color, method_label, method_rank  # noqa: E402
 from pps.methods import AGGREGATING_METHODS  # noqa: E402
 
@@ -105,6 +106,60 @@ def _legend_below(fig, handles, labels, ncol=6):
                bbox_to_anchor=(0.5, 0.0), fontsize=9)
 
 
+# --------------------------------------------------------------------------- task families
+def _families(maps, kinds: dict) -> list[tuple[str, list]]:
+    """[(score kind, its (env, map) pairs)] in figure order: each family gets its own panels."""
+    return [(kind, [t for t in maps if kinds.get(t) == kind]) for kind in scores.ordered_kinds(kinds.get(t) for t in maps)]
+
+
+def _family_grid(families: list[tuple[str, list]], ncols: int = 3, size=(4.2, 3.2), extra_h: float = 1.3):
+    """One panel per task, each family starting a new row (its own y axis and label):
+    -> figure, {(env, map): axes}, [(kind, axes of its first column)]."""
+    ncols = max(1, min(ncols, max(len(ts) for _, ts in families)))
+    rows_per = [int(np.ceil(len(ts) / ncols)) for _, ts in families]
+    nrows = sum(rows_per)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(max(7.0, size[0] * ncols), size[1] * nrows + extra_h), squeeze=False)
+    where, first_col, row0 = {}, [], 0
+    for (kind, tasks), n_rows in zip(families, rows_per):
+        for i, task in enumerate(tasks):
+            where[task] = axes[row0 + i // ncols, i % ncols]
+        for r in range(n_rows):
+            first_col.append((kind, axes[row0 + r, 0]))
+        for j in range(len(tasks), n_rows * ncols):
+            axes[row0 + j // ncols, j % ncols].set_visible(False)
+        row0 += n_rows
+    return fig, where, first_col
+
+
+def _score_axis(axes, kind: str, axis: str = "y", values=(), pad: float = 0.03) -> None:
+    """Limits of a family's score axis, the same on all its panels: [0, 1] for a win rate; for
+    a normalised return the span of the data and of [0, 1], with dotted lines at 0 (random
+    policy) and 1 (reference policy), since it can fall below 0 or exceed 1."""
+    if kind == scores.WIN_RATE:
+        lo, hi = -pad, 1 + pad
+    else:
+        v = np.asarray([x for x in values if T._finite(x)], float)
+        lo, hi = min(0.0, v.min()) if v.size else 0.0, max(1.0, v.max()) if v.size else 1.0
+        span = hi - lo
+        lo, hi = lo - pad * span, hi + pad * span
+    for ax in axes:
+        (ax.set_ylim if axis == "y" else ax.set_xlim)(lo, hi)
+        if kind != scores.WIN_RATE:
+            for ref in (0.0, 1.0):
+                (ax.axhline if axis == "y" else ax.axvline)(ref, color="0.55", ls=":", lw=0.9, zorder=0)
+
+
+def _title_word(kinds) -> str:
+    """'test win rate', 'normalised score' or 'score' for a figure title."""
+    present = scores.ordered_kinds(kinds)
+    return scores.label(present[0]) if len(present) == 1 else "score"
+
+
+def _score_note(kinds) -> str:
+    present = set(kinds)
+    return "" if present <= {scores.WIN_RATE} else " " + scores.describe(present)
+
+
 # --------------------------------------------------------------------------- learning curves
 def iqm_band(matrix: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """IQM over seeds (rows) at each step (column) and its percentile bootstrap band."""
@@ -118,7 +173,8 @@ def iqm_band(matrix: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, 
     return point, lo, hi
 
 
-def learning_curves(curves: pd.DataFrame, final: pd.DataFrame, claims_interval: int, seed: int, metric="test_win_rate"):
+def learning_curves(curves: pd.DataFrame, final: pd.DataFrame, claims_interval: int, seed: int,
+                    metric: str = scores.SCORE_METRIC):
     data = curves[curves["metric"] == metric]
     if data.empty:
         return empty_figure("Learning curves", f"no '{metric}' values in curves.csv")
@@ -126,37 +182,44 @@ def learning_curves(curves: pd.DataFrame, final: pd.DataFrame, claims_interval: 
     data = data[_chosen_mask(data, chosen)]
     maps = sorted({(e, m) for e, m in zip(data["env"], data["map"])})
     envs = {e for e, _ in maps}
+    kinds = scores.task_kinds(final)
+    families = _families(maps, kinds)
     counts, handles = [], {}
     with _style():
-        fig, axes = _grid(len(maps), extra_h=1.4)
-        for ax, (env, map_) in zip(axes, maps):
-            sub = data[(data["env"] == env) & (data["map"] == map_)]
-            for method, interval in _cells(sub):
-                cell = sub[(sub["method"] == method) & (sub["interval"].isna() if interval is None else sub["interval"] == interval)]
-                wide = cell.pivot_table(index="seed", columns="step", values="value", aggfunc="first")
-                wide = wide.loc[:, wide.notna().all(axis=0)]  # steps every seed reaches (no extrapolation)
-                if wide.shape[1] == 0:
-                    continue
-                counts.append(wide.shape[0])
-                x = wide.columns.to_numpy(float)
-                point, lo, hi = iqm_band(wide.to_numpy(float), rng_for(seed, "band", env, map_, method, interval))
-                color = method_color(method)
-                (line,) = ax.plot(x, point, color=color, lw=1.8, label=cell_label(method, interval))
-                if np.isfinite(lo).any():
-                    ax.fill_between(x, lo, hi, color=color, alpha=0.18, lw=0)
-                handles.setdefault(cell_label(method, interval), line)
-            ax.set_title(_map_title(env, map_, envs), fontsize=10)
-            ax.set_ylim(-0.02, 1.02)
-            ax.xaxis.set_major_formatter(steps_formatter())
-            ax.set_xlabel("environment steps")
-        axes[0].set_ylabel("test win rate (IQM)")
-        for ax in axes[1:]:
-            if ax.get_subplotspec().is_first_col():
-                ax.set_ylabel("test win rate (IQM)")
+        fig, where, first_col = _family_grid(families, extra_h=1.4)
+        drawn = {}  # family -> every plotted value (its shared y limits)
+        for kind, tasks in families:
+            for env, map_ in tasks:
+                ax = where[(env, map_)]
+                sub = data[(data["env"] == env) & (data["map"] == map_)]
+                for method, interval in _cells(sub):
+                    cell = sub[(sub["method"] == method) & (sub["interval"].isna() if interval is None else sub["interval"] == interval)]
+                    wide = cell.pivot_table(index="seed", columns="step", values="value", aggfunc="first")
+                    wide = wide.loc[:, wide.notna().all(axis=0)]  # steps every seed reaches (no extrapolation)
+                    if wide.shape[1] == 0:
+                        continue
+                    counts.append(wide.shape[0])
+                    x = wide.columns.to_numpy(float)
+                    point, lo, hi = iqm_band(wide.to_numpy(float), rng_for(seed, "band", env, map_, method, interval))
+                    color = method_color(method)
+                    (line,) = ax.plot(x, point, color=color, lw=1.8, label=cell_label(method, interval))
+                    if np.isfinite(lo).any():
+                        ax.fill_between(x, lo, hi, color=color, alpha=0.18, lw=0)
+                    handles.setdefault(cell_label(method, interval), line)
+                    drawn.setdefault(kind, []).extend(np.r_[point, lo, hi].tolist())
+                ax.set_title(_map_title(env, map_, envs), fontsize=10)
+                ax.xaxis.set_major_formatter(steps_formatter())
+                ax.set_xlabel("environment steps")
+            _score_axis([where[t] for t in tasks], kind if metric == scores.SCORE_METRIC else scores.WIN_RATE,
+                        values=drawn.get(kind, ()), pad=0.02)
+        for kind, ax in first_col:
+            ax.set_ylabel(f"{scores.label(kind) if metric == scores.SCORE_METRIC else metric} (IQM)")
         _legend_below(fig, list(handles.values()), list(handles))
         k_note = f"PPS methods at K = {claims_interval} learner updates (or the nearest K run). " if any(m in AGGREGATING_METHODS for m in chosen) else ""
-        _header(fig, "Learning curves: test win rate", f"IQM over seeds, {n_text(counts)}; band: {BAND_CI} of the IQM. "
-                f"{k_note}Runs linearly interpolated onto a common step grid, not extrapolated.", bottom_in=0.45)
+        present = [kinds[t] for t in maps]
+        _header(fig, f"Learning curves: {_title_word(present)}", f"IQM over seeds, {n_text(counts)}; band: {BAND_CI} of the IQM. "
+                f"{k_note}Runs linearly interpolated onto a common step grid, not extrapolated.{_score_note(present)}",
+                bottom_in=0.45)
     return fig
 
 
@@ -167,45 +230,63 @@ def final_performance(final: pd.DataFrame, stats: pd.DataFrame, claims_interval:
     s = stats[_chosen_mask(stats, chosen)]
     maps = sorted({(e, m) for e, m in zip(f["env"], f["map"])})
     envs = {e for e, _ in maps}
+    kinds = scores.task_kinds(final)
+    families = _families(maps, kinds)
     cells = _cells(f)
     width = 0.8 / max(1, len(cells))
     with _style():
-        fig, ax = plt.subplots(figsize=(max(6.5, 1.4 * len(maps) * max(1, len(cells)) * 0.45 + 2), 4.2))
+        per_map = 1.4 * max(1, len(cells)) * 0.45
+        fig, axes = plt.subplots(1, len(families), figsize=(max(6.5, per_map * len(maps) + 2 + 1.2 * (len(families) - 1)), 4.2),
+                                 squeeze=False, gridspec_kw={"width_ratios": [max(1, len(ts)) for _, ts in families]})
         rng = np.random.default_rng(0)
-        degenerate = False
-        for j, (method, interval) in enumerate(cells):
-            color = method_color(method)
-            for i, (env, map_) in enumerate(maps):
-                x0 = i - 0.4 + width * (j + 0.5)
-                sel = (f["env"] == env) & (f["map"] == map_) & (f["method"] == method)
-                sel &= f["interval"].isna() if interval is None else f["interval"] == interval
-                ys = f.loc[sel, "final_test_win_rate"].to_numpy(float)
-                if ys.size == 0:
-                    continue
-                ax.scatter(x0 + rng.uniform(-width * 0.25, width * 0.25, ys.size), ys, s=12, color=color, alpha=0.45, lw=0)
-                r = s[(s["env"] == env) & (s["map"] == map_) & (s["method"] == method)
-                      & (s["interval"].isna() if interval is None else s["interval"] == interval)]
-                if not r.empty:
-                    r = r.iloc[0]
-                    label = cell_label(method, interval) if i == 0 else None
-                    if is_degenerate(r["iqm_ci_low"], r["iqm_ci_high"]):
-                        degenerate = True
-                        ax.plot([x0], [r["iqm"]], "D", color=color, mfc="white", mew=1.6, ms=6, label=label)
+        degenerate, labelled = False, set()
+        for ax, (kind, tasks) in zip(axes[0], families):
+            drawn = []
+            for j, (method, interval) in enumerate(cells):
+                color = method_color(method)
+                for i, (env, map_) in enumerate(tasks):
+                    x0 = i - 0.4 + width * (j + 0.5)
+                    sel = (f["env"] == env) & (f["map"] == map_) & (f["method"] == method)
+                    sel &= f["interval"].isna() if interval is None else f["interval"] == interval
+                    ys = f.loc[sel, SCORE].to_numpy(float)
+                    if ys.size == 0:
                         continue
-                    yerr = None
-                    if T._finite(r["iqm_ci_low"]):
-                        yerr = [[r["iqm"] - r["iqm_ci_low"]], [r["iqm_ci_high"] - r["iqm"]]]
-                    ax.errorbar([x0], [r["iqm"]], yerr=yerr, fmt="D", color=color, ms=5, capsize=3, lw=1.5, label=label)
-        ax.set_xticks(range(len(maps)), [_map_title(e, m, envs) for e, m in maps])
-        ax.set_ylim(-0.03, 1.03)
-        ax.set_ylabel("final test win rate")
-        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False, fontsize=9)
+                    drawn.extend(ys.tolist())
+                    ax.scatter(x0 + rng.uniform(-width * 0.25, width * 0.25, ys.size), ys, s=12, color=color, alpha=0.45, lw=0)
+                    r = s[(s["env"] == env) & (s["map"] == map_) & (s["method"] == method)
+                          & (s["interval"].isna() if interval is None else s["interval"] == interval)]
+                    if not r.empty:
+                        r = r.iloc[0]
+                        label = cell_label(method, interval)
+                        label = None if label in labelled else label
+                        labelled.add(label)
+                        drawn.extend([r["iqm_ci_low"], r["iqm_ci_high"]])
+                        if is_degenerate(r["iqm_ci_low"], r["iqm_ci_high"]):
+                            degenerate = True
+                            ax.plot([x0], [r["iqm"]], "D", color=color, mfc="white", mew=1.6, ms=6, label=label)
+                            continue
+                        yerr = None
+                        if T._finite(r["iqm_ci_low"]):
+                            yerr = [[r["iqm"] - r["iqm_ci_low"]], [r["iqm_ci_high"] - r["iqm"]]]
+                        ax.errorbar([x0], [r["iqm"]], yerr=yerr, fmt="D", color=color, ms=5, capsize=3, lw=1.5, label=label)
+            ax.set_xticks(range(len(tasks)), [_map_title(e, m, envs) for e, m in tasks])
+            ax.set_xlim(-0.6, len(tasks) - 0.4)
+            _score_axis([ax], kind, values=drawn)
+            ax.set_ylabel(f"final {scores.label(kind)}")
+        handles, labels = [], []
+        for ax in axes[0]:
+            h, lab = ax.get_legend_handles_labels()
+            handles += h
+            labels += lab
+        axes[0, -1].legend(handles, labels, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False, fontsize=9)
         fw = f["final_window"].max() if "final_window" in f else None
         small_n = iqm_small_n_note(s["n"])
+        present = [kinds[t] for t in maps]
         _header(fig, "Final performance per map",
                 f"Diamonds: IQM with {CI_METHOD}; dots: one run each (mean of its last {int(fw) if T._finite(fw) else 'few'} "
                 f"evaluations); {n_text(s['n'])}. PPS methods at K = {claims_interval} (or the nearest K run)."
-                + (f" {small_n}" if small_n else "") + (" Open diamond: zero-width CI, not certainty." if degenerate else ""))
+                + (f" {small_n}" if small_n else "") + (" Open diamond: zero-width CI, not certainty." if degenerate else "")
+                + _score_note(present))
     return fig
 
 
@@ -219,7 +300,8 @@ def interval_sensitivity(stats: pd.DataFrame, speed: pd.DataFrame):
         return empty_figure("Interval sensitivity",
                             f"Interval sensitivity needs a PPS method run at ≥ 2 intervals K;\n{found}.")
     thr = min(speed["threshold"]) if not speed.empty else None
-    maps = sorted({(e, m) for e, m in zip(stats["env"], stats["map"])})
+    kinds = scores.task_kinds(stats)
+    maps = [t for _, tasks in _families(sorted(kinds), kinds) for t in tasks]  # grouped by family
     envs = {e for e, _ in maps}
     handles = {}
     degenerate = False
@@ -227,6 +309,7 @@ def interval_sensitivity(stats: pd.DataFrame, speed: pd.DataFrame):
         fig, axes = plt.subplots(len(maps), 2, figsize=(10, 3.0 * len(maps) + 0.6), squeeze=False, sharex=True)
         for row, (env, map_) in enumerate(maps):
             ax_s, ax_t = axes[row]
+            kind = kinds[(env, map_)]
             st = stats[(stats["env"] == env) & (stats["map"] == map_)]
             sp = speed[(speed["env"] == env) & (speed["map"] == map_) & (speed["threshold"] == thr)] if thr is not None else speed.iloc[0:0]
             for method in [m for m in AGGREGATING_METHODS if m in set(st["method"])]:
@@ -256,22 +339,24 @@ def interval_sensitivity(stats: pd.DataFrame, speed: pd.DataFrame):
                 if not b.empty:
                     ax_t.axhline(b["median_steps"].iloc[0], color=color, ls="--", lw=1.2)
             ax_s.set_xscale("log")
-            ax_s.set_ylim(-0.03, 1.03)
-            ax_s.set_ylabel("final win rate (IQM)")
+            _score_axis([ax_s], kind, values=np.r_[st["iqm"], st["iqm_ci_low"], st["iqm_ci_high"]].astype(float))
+            ax_s.set_ylabel(f"final {scores.label(kind)} (IQM)")
             ax_t.set_ylabel(f"median steps to {thr:g}" if thr is not None else "steps")
             ax_t.yaxis.set_major_formatter(steps_formatter())
             title = _map_title(env, map_, envs)
-            ax_s.set_title(f"{title}: final win rate", fontsize=10)
-            ax_t.set_title(f"{title}: steps to win rate ≥ {thr:g} (smoothed)" if thr is not None else title, fontsize=10)
+            word = scores.short([kind])
+            ax_s.set_title(f"{title}: final {word}", fontsize=10)
+            ax_t.set_title(f"{title}: steps to {word} ≥ {thr:g} (smoothed)" if thr is not None else title, fontsize=10)
         for ax in axes[-1]:
             ax.set_xlabel("aggregation interval K (learner updates, log scale)")
             ax.set_xticks(ks, [str(k) for k in ks])
             ax.minorticks_off()
         _legend_below(fig, list(handles.values()), list(handles), ncol=4)
         _header(fig, "Sensitivity to the aggregation interval K",
-                f"Left: IQM of the final win rate with {CI_METHOD}; right: median steps to the threshold over seeds "
-                f"(open triangle: the Kaplan-Meier median is not reached, a lower bound). Dashed: methods without "
-                f"aggregation. {n_text(stats['n'])}." + (" Open square: zero-width CI, not certainty." if degenerate else ""),
+                f"Left: IQM of the final {scores.short(kinds.values())} with {CI_METHOD}; right: median steps to the "
+                f"threshold over seeds (open triangle: the Kaplan-Meier median is not reached, a lower bound). Dashed: "
+                f"methods without aggregation. {n_text(stats['n'])}."
+                + (" Open square: zero-width CI, not certainty." if degenerate else "") + _score_note(kinds.values()),
                 bottom_in=0.55)
     return fig
 
@@ -302,29 +387,53 @@ def _forest(ax, labels, points, lows, highs, colors, ref=None) -> bool:
     return degenerate
 
 
+_POOL_TITLES = {"all": "all tasks", scores.WIN_RATE: "tasks with a win condition",
+                scores.NORMALISED_RETURN: "tasks scored by normalised return"}
+
+
+def _pools(aggregate: pd.DataFrame) -> list[tuple[str, str, pd.DataFrame]]:
+    """[(tasks, score kind, rows)] of aggregate.csv, "all" first (a file without the columns
+    is one pool of win rates, as before there were task families)."""
+    if "tasks" not in aggregate:
+        return [("all", scores.WIN_RATE, aggregate)]
+    return [(tasks, str(g["score_kind"].iloc[0]), g) for tasks, g in aggregate.groupby("tasks", sort=False)]
+
+
 def aggregate_figure(aggregate: pd.DataFrame, baseline: str):
     if aggregate.empty:
         return empty_figure("Aggregate across maps", "no runs")
-    rows = aggregate.to_dict("records")
-    labels = [cell_label(r["method"], r["interval"] if has_interval(r["interval"]) else None) for r in rows]
-    colors = [method_color(r["method"]) for r in rows]
+    pools = _pools(aggregate)
     has_cmp = aggregate["diff"].notna().any()
+    n_rows = max(len(g) for _, _, g in pools)
+    degenerate = False
     with _style():
-        fig, axes = plt.subplots(1, 2 if has_cmp else 1, figsize=(11 if has_cmp else 6.5, 1.9 + 0.42 * len(rows)), squeeze=False, sharey=True)
-        ax = axes[0, 0]
-        degenerate = _forest(ax, labels, aggregate["iqm"], aggregate["iqm_ci_low"], aggregate["iqm_ci_high"], colors)
-        ax.set_xlabel("IQM of the normalised final score (test win rate)")
-        ax.set_xlim(-0.02, 1.02)
-        if has_cmp:
-            ax2 = axes[0, 1]
-            degenerate |= _forest(ax2, labels, aggregate["diff"], aggregate["diff_ci_low"], aggregate["diff_ci_high"],
-                                  colors, ref=0.0)
-            ax2.set_xlabel(f"difference of IQM to {method_label(baseline)} (win-rate points)")
+        fig, axes = plt.subplots(len(pools), 2 if has_cmp else 1,
+                                 figsize=(11 if has_cmp else 6.5, (1.5 + 0.42 * n_rows) * len(pools) + 0.4), squeeze=False)
+        for (tasks, kind, g), row in zip(pools, axes):
+            labels = [cell_label(m, k if has_interval(k) else None) for m, k in zip(g["method"], g["interval"])]
+            colors = [method_color(m) for m in g["method"]]
+            ax = row[0]
+            degenerate |= _forest(ax, labels, g["iqm"], g["iqm_ci_low"], g["iqm_ci_high"], colors)
+            what = scores.label(kind) if kind in scores.KINDS else "score (win rate or normalised return)"
+            ax.set_xlabel(f"IQM of the final {what}")
+            _score_axis([ax], kind if kind in scores.KINDS else scores.NORMALISED_RETURN, axis="x",
+                        values=np.r_[g["iqm"], g["iqm_ci_low"], g["iqm_ci_high"]].astype(float), pad=0.02)
+            if len(pools) > 1:
+                ax.set_title(f"{_POOL_TITLES.get(tasks, tasks)} ({int(g['n_total_maps'].max())} map(s))", fontsize=10)
+            if has_cmp:
+                ax2 = row[1]
+                degenerate |= _forest(ax2, labels, g["diff"], g["diff_ci_low"], g["diff_ci_high"], colors, ref=0.0)
+                ax2.set_xlabel(f"difference of IQM to {method_label(baseline)} ({scores.short([kind]).replace(' ', '-')} "
+                               f"points)")
+                ax2.sharey(ax)
+                ax2.tick_params(labelleft=False)
         maps = int(aggregate["n_total_maps"].max())
         runs = f"{int(aggregate['n_runs'].min())}–{int(aggregate['n_runs'].max())}" if aggregate["n_runs"].nunique() > 1 else str(int(aggregate["n_runs"].iloc[0]))
+        kinds = [k for _, k, _ in pools if k in scores.KINDS] or [scores.NORMALISED_RETURN]
+        per_family = " Rows: all tasks pooled, then each task family alone." if len(pools) > 1 else ""
         _header(fig, f"Aggregate over {maps} map(s)",
                 f"IQM of all runs pooled over maps ({runs} runs per method, i.e. seeds × maps) with a {STRATIFIED_CI_METHOD}: "
-                f"seeds resampled within each map. Normalised score = test win rate (0 = random policy, 1 = always wins)."
+                f"seeds resampled within each map.{per_family} {scores.describe(kinds)}"
                 + (f" {DEGENERATE_NOTE}" if degenerate else ""))
     return fig
 
@@ -337,7 +446,8 @@ def probability_of_improvement(stats: pd.DataFrame, aggregate: pd.DataFrame, bas
                             f"shared with another method (pps stats --baseline picks it).")
     maps = sorted({(e, m) for e, m in zip(cmp_["env"], cmp_["map"])})
     envs = {e for e, _ in maps}
-    panels = ([("all maps", aggregate[aggregate["prob_improvement"].notna()])] if len(maps) > 1 else []) + [
+    pooled = aggregate[aggregate["tasks"] == "all"] if "tasks" in aggregate else aggregate
+    panels = ([("all maps", pooled[pooled["prob_improvement"].notna()])] if len(maps) > 1 else []) + [
         (_map_title(e, m, envs), cmp_[(cmp_["env"] == e) & (cmp_["map"] == m)]) for e, m in maps]
     cells = _cells(cmp_)
     labels = [cell_label(m, k) for m, k in cells]
@@ -363,7 +473,8 @@ def probability_of_improvement(stats: pd.DataFrame, aggregate: pd.DataFrame, bas
             ax.set_title(title + (" (mean over maps)" if title == "all maps" else ""), fontsize=10)
             ax.set_xlabel(f"P(method > {method_label(baseline)})")
         _header(fig, f"Probability of improvement over {method_label(baseline)}",
-                f"P(X > Y) + P(X = Y)/2 for the final win rate of a random run X of the method and Y of "
+                f"P(X > Y) + P(X = Y)/2 for the final {scores.short(scores.task_kinds(cmp_).values())} of a random "
+                f"run X of the method and Y of "
                 f"{method_label(baseline)} on the same map (= Mann-Whitney U / (n_x n_y)); {n_text(cmp_['n'])}; "
                 f"{CI_METHOD} per map, stratified over maps for 'all maps'. 0.5 = no difference."
                 + (f" {DEGENERATE_NOTE}" if degenerate else ""))

@@ -1,5 +1,8 @@
 """Statistics of final scores: point estimates, bootstrap CIs, tests against a baseline, FDR.
 
+Everything here works on `final.csv`'s `final_score` (`pps.analysis.scores`): the test win
+rate on tasks with a win condition, the normalised test return on the others.
+
 Conventions (DESIGN §6):
 
 - **IQM** = `scipy.stats.trim_mean(x, 0.25)`: the mean of the middle 50% of runs. It trims
@@ -23,15 +26,22 @@ Conventions (DESIGN §6):
   (`scipy.stats.false_discovery_control`); **effect size** = Hedges' g (Cohen's d with the
   pooled SD and the small-sample correction J = 1 - 3 / (4 (n_x + n_y) - 9)); **probability
   of improvement** = U / (n_x n_y) = P(X > Y) + P(X = Y) / 2.
-- **Across maps** the normalised score is the test win rate itself: it is already on [0, 1]
-  with 0 the random policy's score on every SMAX map (DESIGN §3) and 1 winning every
-  episode, so min-max normalisation with those anchors is the identity. The aggregate is the
-  IQM of all runs pooled over maps with a **stratified** bootstrap (runs resampled within
-  each map), as in Agarwal et al. 2021 ("Deep RL at the edge of the statistical precipice").
+- **Across maps** the score is already normalised: 0 is a random policy on every task (a
+  random policy wins 0% of every SMAX map; a normalised return is 0 at the random policy's
+  mean return by construction) and 1 winning every episode or matching the reference
+  policy. The aggregate is the IQM of all runs pooled over maps with a **stratified**
+  bootstrap (runs resampled within each map), as in Agarwal et al. 2021 ("Deep RL at the
+  edge of the statistical precipice"): `tasks` = "all" pools every task, and when a run of
+  the suite holds both score kinds, rows with `tasks` = the kind pool each family alone.
   Every comparison with the baseline uses one map set, the maps both ran: `compared_iqm` is
   the method's IQM on them, so `diff` = `compared_iqm` - `baseline_iqm` exactly (`iqm` is
-  over all the method's maps). In a resample where the baseline's IQM is 0 the relative
-  improvement is +inf if the method's is above 0 and 0 if both are 0 (no resample is dropped).
+  over all the method's maps).
+- **Relative improvement** = IQM / baseline IQM - 1, defined where the baseline beats the
+  random policy (IQM > 0). In a resample where it does not: +inf if the method's IQM is above
+  0, 0 if both are equal (win rates: both 0), and undefined otherwise (both at or below
+  random, which only normalised returns can be); `relative_ci` counts undefined resamples at
+  the least favourable end of each bound, so no resample is dropped and none makes an
+  interval narrower than the data allow.
 """
 
 from __future__ import annotations
@@ -49,7 +59,7 @@ BATCH = 2_000  # resamples per vectorised call: the pairwise P(X > Y) statistic 
 CONFIDENCE = 0.95
 CI_METHOD = f"95% percentile bootstrap CI ({N_RESAMPLES} resamples)"
 STRATIFIED_CI_METHOD = f"95% stratified percentile bootstrap CI ({N_RESAMPLES} resamples)"
-SCORE = "final_test_win_rate"
+SCORE = "final_score"  # the final.csv column every statistic, claim and figure is about
 
 
 # --------------------------------------------------------------------------- point statistics
@@ -199,9 +209,22 @@ def zero_width(lo, hi) -> bool:
 
 
 def relative_resamples(dm: np.ndarray, db: np.ndarray) -> np.ndarray:
-    """dm / db - 1 per resample, with db = 0 meaning +inf (dm > 0) or 0 (dm = 0), never NaN."""
+    """dm / db - 1 per resample; where db <= 0 (the baseline no better than random): +inf if
+    dm > 0, 0 if dm == db, NaN (undefined) otherwise. Win rates are never negative, so for
+    them db <= 0 means db = 0 and the result is never NaN."""
+    dm, db = np.asarray(dm, float), np.asarray(db, float)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(db > 0, dm / db - 1, np.where(dm > 0, np.inf, 0.0))
+        return np.where(db > 0, dm / db - 1, np.where(dm > 0, np.inf, np.where(dm == db, 0.0, np.nan)))
+
+
+def relative_ci(dm: np.ndarray, db: np.ndarray, confidence: float = CONFIDENCE) -> tuple[float, float]:
+    """Percentile CI of the relative improvement over resamples of the two IQMs, undefined
+    resamples taken at the least favourable end of each bound (-inf for the lower, +inf for
+    the upper): the interval is then conservative, never narrower than the data allow."""
+    rel = relative_resamples(dm, db)
+    lo, _ = percentile_ci(np.where(np.isnan(rel), -np.inf, rel), confidence)
+    _, hi = percentile_ci(np.where(np.isnan(rel), np.inf, rel), confidence)
+    return lo, hi
 
 
 def stratified_resample(strata: Sequence[np.ndarray], rng: np.random.Generator, n: int = N_RESAMPLES) -> np.ndarray:
@@ -213,15 +236,18 @@ def stratified_resample(strata: Sequence[np.ndarray], rng: np.random.Generator, 
 # --------------------------------------------------------------------------- tables
 def cell_stats(final: pd.DataFrame, baseline: str, seed: int, score: str = SCORE) -> pd.DataFrame:
     """The `stats.csv` table: one row per (env, map, method, interval)."""
+    from pps.analysis.scores import task_kinds
     from pps.analysis.style import method_rank
 
+    kinds = task_kinds(final)
     rows = []
     groups = final.groupby(["env", "map", "method", "interval"], dropna=False, sort=False)
     samples = {k: g[score].to_numpy(float) for k, g in groups}
     samples = {k: v[np.isfinite(v)] for k, v in samples.items()}
     for key, x in samples.items():
         env, map_, method, interval = key
-        row = {"env": env, "map": map_, "method": method, "interval": interval, "n": x.size}
+        row = {"env": env, "map": map_, "method": method, "interval": interval, "score_kind": kinds[(env, map_)],
+               "n": x.size}
         notes = []
         for name, fn in STATISTICS.items():
             row[name] = float(fn(x)) if x.size else np.nan
@@ -257,7 +283,7 @@ def cell_stats(final: pd.DataFrame, baseline: str, seed: int, score: str = SCORE
         row["note"] = "; ".join(notes)
         rows.append(row)
     columns = [
-        "env", "map", "method", "interval", "n",
+        "env", "map", "method", "interval", "score_kind", "n",
         "mean", "mean_ci_low", "mean_ci_high", "median", "median_ci_low", "median_ci_high",
         "iqm", "iqm_ci_low", "iqm_ci_high", "std",
         "baseline", "baseline_n", "baseline_mean", "diff", "diff_ci_low", "diff_ci_high",
@@ -275,8 +301,41 @@ def cell_stats(final: pd.DataFrame, baseline: str, seed: int, score: str = SCORE
 
 
 def aggregate_across_maps(final: pd.DataFrame, baseline: str, seed: int, score: str = SCORE) -> pd.DataFrame:
-    """The `aggregate.csv` table: per (method, interval), pooled over (env, map) strata."""
+    """The `aggregate.csv` table: per (tasks, method, interval), pooled over (env, map) strata.
+
+    `tasks` = "all" pools every task; when the runs hold both score kinds (win rate and
+    normalised return), each kind is also pooled alone under `tasks` = the kind, so that a
+    family's aggregate can be read without the other's (`score_kind` says what a row pools:
+    a kind, or "mixed")."""
+    from pps.analysis.scores import MIXED, ordered_kinds, task_kinds
     from pps.analysis.style import method_rank
+
+    kinds = task_kinds(final)
+    families = ordered_kinds(kinds.values())
+    parts = [_pooled_rows(final, baseline, seed, score, "all", families[0] if len(families) == 1 else MIXED)]
+    if len(families) > 1:
+        for kind in families:
+            mine = [kinds[(e, m)] == kind for e, m in zip(final["env"], final["map"])]
+            parts.append(_pooled_rows(final[mine], baseline, seed, score, kind, kind))
+    columns = [
+        "tasks", "score_kind", "method", "interval", "n_maps", "n_total_maps", "n_runs", "maps", "iqm", "iqm_ci_low",
+        "iqm_ci_high", "mean", "compared_maps", "compared_iqm", "baseline_iqm", "diff", "diff_ci_low", "diff_ci_high",
+        "rel_improvement", "rel_ci_low", "rel_ci_high", "prob_improvement", "pi_ci_low", "pi_ci_high", "note",
+    ]
+    out = pd.DataFrame([r for part in parts for r in part]).reindex(columns=columns)
+    out["interval"] = out["interval"].astype("Int64")
+    out["compared_maps"] = out["compared_maps"].astype("Int64")
+    out["_rank"] = out["method"].map(method_rank)
+    out["_tasks"] = out["tasks"].map({"all": 0, **{k: i + 1 for i, k in enumerate(families)}})
+    out = out.sort_values(["_tasks", "_rank", "method", "interval"], na_position="first", kind="stable")
+    return out.drop(columns=["_rank", "_tasks"]).reset_index(drop=True)
+
+
+def _pooled_rows(final: pd.DataFrame, baseline: str, seed: int, score: str, tasks: str, kind: str) -> list[dict]:
+    """The rows of `aggregate.csv` for one pool of tasks (see `aggregate_across_maps`). The
+    bootstrap of the "all" pool draws from the generator it always drew from, so adding the
+    family pools changes none of its numbers."""
+    from pps.analysis.scores import WIN_RATE
 
     strata_all = sorted({(e, m) for e, m in zip(final["env"], final["map"])})
     by_cell: dict[tuple, dict[tuple, np.ndarray]] = {}
@@ -286,13 +345,15 @@ def aggregate_across_maps(final: pd.DataFrame, baseline: str, seed: int, score: 
         if v.size:
             by_cell.setdefault((method, interval), {})[(env, map_)] = v
     base = next((d for (m, _), d in by_cell.items() if m == baseline), None)
+    at_most = "0" if kind == WIN_RATE else "at or below 0 (random)"
     rows = []
     for (method, interval), strata in by_cell.items():
         keys = sorted(strata)
         xs = [strata[k] for k in keys]
         pooled = np.concatenate(xs)
-        rng = rng_for(seed, "aggregate", method, interval)
+        rng = rng_for(seed, "aggregate", method, interval) if tasks == "all" else rng_for(seed, "aggregate", tasks, method, interval)
         row = {
+            "tasks": tasks, "score_kind": kind,
             "method": method, "interval": interval, "n_maps": len(keys), "n_total_maps": len(strata_all),
             "n_runs": pooled.size, "maps": " ".join(f"{e}/{m}" for e, m in keys),
             "iqm": float(iqm(pooled)), "mean": float(pooled.mean()),
@@ -322,12 +383,12 @@ def aggregate_across_maps(final: pd.DataFrame, baseline: str, seed: int, score: 
                 db = iqm(stratified_resample(xb, rng), axis=1)
                 row["diff_ci_low"], row["diff_ci_high"] = percentile_ci(dm - db)
                 if row["baseline_iqm"] > 0:
-                    rel = relative_resamples(dm, db)
-                    row["rel_ci_low"], row["rel_ci_high"] = percentile_ci(rel)
-                    if np.mean(db == 0) > (1 - CONFIDENCE) / 2:
-                        notes.append(f"{baseline}'s IQM was 0 in more than 2.5% of resamples: the relative CI reaches infinity")
+                    row["rel_ci_low"], row["rel_ci_high"] = relative_ci(dm, db)
+                    if np.mean(db <= 0) > (1 - CONFIDENCE) / 2:
+                        notes.append(f"{baseline}'s IQM was {at_most} in more than 2.5% of resamples: the relative CI "
+                                     f"reaches infinity")
                 else:
-                    notes.append(f"{baseline} IQM is 0: relative improvement undefined")
+                    notes.append(f"{baseline} IQM is {at_most}: relative improvement undefined")
                 # average over maps of the per-map probability of improvement
                 pis = [probability_of_improvement(a, b) for a, b in zip(xm, xb)]
                 row["prob_improvement"] = float(np.mean(pis))
@@ -343,14 +404,4 @@ def aggregate_across_maps(final: pd.DataFrame, baseline: str, seed: int, score: 
                 notes.append(f"no map shared with {baseline}: no comparison")
         row["note"] = "; ".join(notes)
         rows.append(row)
-    columns = [
-        "method", "interval", "n_maps", "n_total_maps", "n_runs", "maps", "iqm", "iqm_ci_low", "iqm_ci_high",
-        "mean", "compared_maps", "compared_iqm", "baseline_iqm", "diff", "diff_ci_low", "diff_ci_high",
-        "rel_improvement", "rel_ci_low", "rel_ci_high", "prob_improvement", "pi_ci_low", "pi_ci_high", "note",
-    ]
-    out = pd.DataFrame(rows).reindex(columns=columns)
-    out["interval"] = out["interval"].astype("Int64")
-    out["compared_maps"] = out["compared_maps"].astype("Int64")
-    out["_rank"] = out["method"].map(method_rank)
-    out = out.sort_values(["_rank", "method", "interval"], na_position="first", kind="stable")
-    return out.drop(columns="_rank").reset_index(drop=True)
+    return rows

@@ -13,7 +13,7 @@ from pps.errors import UserError
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--results", type=Path, default=Path("results"), help="folder holding curves.csv and final.csv; outputs go here too (default: results)")
     parser.add_argument("--baseline", default="qmix", help="method every other method is compared with (default: qmix)")
-    parser.add_argument("--thresholds", type=float, nargs="+", default=[0.5, 0.8], help="test win rates for steps-to-threshold (default: 0.5 0.8)")
+    parser.add_argument("--thresholds", type=float, nargs="+", default=[0.5, 0.8], help="scores for steps-to-threshold: test win rates, or normalised returns on tasks without a win condition (default: 0.5 0.8)")
     parser.add_argument("--smooth-window", type=int, default=3, help="trailing moving average over N evaluations before thresholding; 1 = none (default: 3)")
     parser.add_argument("--bootstrap-seed", type=int, default=0, help="seed of every bootstrap, so tables are identical each time (default: 0)")
     parser.add_argument("--claims-interval", type=int, default=300, help="interval K at which PPS methods are judged against the paper's claims; the nearest K if absent (default: 300, the authors')")
@@ -29,11 +29,12 @@ def run(args: argparse.Namespace) -> int:
 
     for t in args.thresholds:
         if not 0 < t <= 1:
-            raise UserError(f"--thresholds are test win rates in (0, 1]; got {t}.")
+            raise UserError(f"--thresholds are scores in (0, 1] (a win rate, or the fraction of the way from a random "
+                            f"policy's return to the reference return); got {t}.")
     if args.smooth_window < 1:
         raise UserError(f"--smooth-window must be at least 1 (got {args.smooth_window}).")
     results = Path(args.results)
-    final = io.read_table(results / "final.csv", "run `pps aggregate` first", ("env", "map", "method", "interval", "seed", "final_test_win_rate"))
+    final = io.read_table(results / "final.csv", "run `pps aggregate` first", ("env", "map", "method", "interval", "seed", "score_kind", "final_score"))
     curves = io.read_table(results / "curves.csv", "run `pps aggregate` first", io.CURVES_COLUMNS)
     if final.empty:
         raise UserError(f"{results / 'final.csv'} holds no runs; run `pps aggregate` on a folder with complete runs.")

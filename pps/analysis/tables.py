@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from pps.analysis import scores
 from pps.analysis.stats import CI_METHOD, iqm_small_n_note
 from pps.analysis.style import cell_label, has_interval
 
@@ -183,8 +184,11 @@ def _has_degenerate(rows) -> bool:
 def stats_caption(stats: pd.DataFrame, baseline_label: str, final_window: str = "last evaluations",
                   degenerate: bool = False) -> str:
     small_n = iqm_small_n_note(stats["n"])
+    kinds = scores.task_kinds(stats).values()
+    what = "Final test win rate" if scores.bounded(kinds) else "Final score"
+    score_note = "" if scores.bounded(kinds) else f" {scores.describe(kinds)}"
     return (
-        f"Final test win rate ({final_window} of each run) per map and method, {_n_range(stats['n'])} seeds. "
+        f"{what} ({final_window} of each run) per map and method, {_n_range(stats['n'])} seeds.{score_note} "
         f"IQM = interquartile mean; CIs: {CI_METHOD}. Against {baseline_label} on the same map: difference of means, "
         f"Welch t and exact (tie-aware permutation) Mann-Whitney U p-values with Benjamini-Hochberg FDR-adjusted "
         f"values in brackets (family: every comparison in this table, per test), "
@@ -213,7 +217,8 @@ def convergence_rows(speed: pd.DataFrame, baseline_label: str):
     for _ in thresholds:
         headers += ["reached", "median steps", f"speed-up vs {baseline_label} [95% CI]"]
     headers.append("AUC (IQM)")
-    groups = [("", 3)] + [(f"win rate ≥ {t:g}", 3) for t in thresholds] + [("", 1)]
+    word = scores.short(scores.task_kinds(speed).values())
+    groups = [("", 3)] + [(f"{word} ≥ {t:g}", 3) for t in thresholds] + [("", 1)]
     rows, breaks, last = [], [], None
     for (env, map_, method, interval), g in speed.groupby(["env", "map", "method", "interval"], dropna=False, sort=False):
         g = g.set_index("threshold")
@@ -248,16 +253,20 @@ def convergence_rows(speed: pd.DataFrame, baseline_label: str):
 
 
 def convergence_caption(speed: pd.DataFrame, baseline_label: str, smooth_window: int, degenerate: bool = False) -> str:
+    kinds = scores.task_kinds(speed).values()
+    word = scores.short(kinds)
+    what = "a test win rate" if word == "win rate" else "a score"
+    score_note = "" if word == "win rate" else f" {scores.describe(kinds)}"
     return (
-        f"Steps to reach a test win rate, per map and method ({_n_range(speed['n'])} seeds). The win rate is "
+        f"Steps to reach {what}, per map and method ({_n_range(speed['n'])} seeds).{score_note} The {word} is "
         f"smoothed by a trailing mean over {smooth_window} evaluations on the common step grid; 'reached' counts "
         f"the seeds that get there. Median steps = the Kaplan-Meier median: a run that never gets there is "
         f"censored at its last step (it would cross later, if ever), whatever its length; '> x' marks a median "
         f"known only to be later than x, and ≥/≤ speed-ups are then bounds. Speed-up = median steps of "
         f"{baseline_label} / median steps of the method ({CI_METHOD}, seeds resampled within each method; a "
         f"resample whose median is never reached counts as infinitely slow, so a bound can be 0 or ∞). AUC = the "
-        f"area under the unsmoothed win-rate curve divided by the run's length (the average win rate over "
-        f"training), IQM over seeds." + (f" {iqm_small_n_note(speed['n'])}" if iqm_small_n_note(speed["n"]) else "")
+        f"area under the unsmoothed {word.replace(' ', '-')} curve divided by the run's length (the average {word} "
+        f"over training), IQM over seeds." + (f" {iqm_small_n_note(speed['n'])}" if iqm_small_n_note(speed["n"]) else "")
         + (f" {DEGENERATE_FOOTNOTE}" if degenerate else "")
     )
 

@@ -73,5 +73,6 @@ BACKEND = Backend(
     problem=jaxmarl_problem,
     has_win_condition=False,
     description="jaxmarl's cooperative particle tasks (MPE), discrete actions",
+    team_reward="sum of the agents' jaxmarl rewards",
     reference_policies="pps.envs.mpe_heuristics:REFERENCE_POLICIES",
 )

@@ -153,4 +153,5 @@ BACKEND = Backend(
     task_problem=smac_map_problem,
     has_win_condition=True,
     description="oxwhirl's SMAC on StarCraft II",
+    team_reward="SMAC's shaped team reward (damage, kills, win bonus), scaled to at most 20 per episode",
 )

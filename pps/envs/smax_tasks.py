@@ -54,4 +54,5 @@ BACKEND = Backend(
     problem=jaxmarl_problem,
     has_win_condition=True,
     description="jaxmarl's SMAX (StarCraft-like micromanagement in JAX, no StarCraft II)",
+    team_reward="jaxmarl SMAX's team reward: enemy health lost (at most 1 per episode) plus 1 for a win",
 )

@@ -77,14 +77,74 @@ rule plot:
         "pps plot --results {params.results} --out {params.out} > {log} 2>&1"
 
 
+rule overhead:
+    """Where each run's wall-clock went and each method's cost over the baseline (any results tree)."""
+    input:
+        run_files("metrics.csv"),
+    output:
+        **{Path(f).stem: table_report(f"{RESULTS}/{f}") for f in pps_outputs.OVERHEAD_FILES},
+        **{
+            f"{pps_outputs.OVERHEAD_FIGURE}_{ext}": figure_report(pps_outputs.OVERHEAD_FIGURE, ext)
+            for ext in pps_outputs.FIGURE_FORMATS
+        },
+    log:
+        f"{RESULTS}/logs/overhead.log",
+    params:
+        out=parent("overhead"),
+        figures=parent(f"{pps_outputs.OVERHEAD_FIGURE}_{pps_outputs.FIGURE_FORMATS[0]}"),
+        baseline=config["baseline"],
+    threads: config["resources"]["analysis"]["threads"]
+    resources:
+        mem_mb=config["resources"]["analysis"]["mem_mb"],
+        runtime=config["resources"]["analysis"]["runtime"],
+        **slurm_resources(),
+    conda:
+        "../envs/pps.yaml"
+    shell:
+        "pps overhead --runs {params.out}/runs --out {params.out} --figures {params.figures}"
+        " --baseline {params.baseline} > {log} 2>&1"
+
+
+rule scaling:
+    """Score gain over the baseline and cost against the number of agents; asked for only when
+    the maps span at least two agent counts (scaling_planned)."""
+    input:
+        final=f"{RESULTS}/final.csv",
+        overhead=f"{RESULTS}/overhead.csv",
+    output:
+        **{Path(f).stem: table_report(f"{RESULTS}/{f}") for f in pps_outputs.SCALING_FILES},
+        **{
+            f"{pps_outputs.SCALING_FIGURE}_{ext}": figure_report(pps_outputs.SCALING_FIGURE, ext)
+            for ext in pps_outputs.FIGURE_FORMATS
+        },
+    log:
+        f"{RESULTS}/logs/scaling.log",
+    params:
+        results=parent("final", "input"),
+        figures=parent(f"{pps_outputs.SCALING_FIGURE}_{pps_outputs.FIGURE_FORMATS[0]}"),
+        baseline=config["baseline"],
+    threads: config["resources"]["analysis"]["threads"]
+    resources:
+        mem_mb=config["resources"]["analysis"]["mem_mb"],
+        runtime=config["resources"]["analysis"]["runtime"],
+        **slurm_resources(),
+    conda:
+        "../envs/pps.yaml"
+    shell:
+        "pps scaling --results {params.results} --figures {params.figures}"
+        " --baseline {params.baseline} > {log} 2>&1"
+
+
 rule tables:
-    """Aggregated CSVs, statistics and tables (runs first)."""
+    """Aggregated CSVs, statistics and tables, overhead (and scaling) tables (runs first)."""
     input:
         **aggregate_files(),
         **stats_files(),
+        study=study_table_files(),
 
 
 rule figures:
     """Every figure (runs and tables first)."""
     input:
         figure_files(),
+        study_figure_files(),

@@ -258,6 +258,24 @@ def figure_files():
     return [f"{FIGURES}/{f}" for f in pps_outputs.figure_files()]
 
 
+def scaling_planned():
+    """Whether this invocation's maps span enough agent counts for the scaling study
+    (pps.analysis.outputs.scaling_applies); if not, its outputs are not asked for at all."""
+    return pps_outputs.scaling_applies(n_agents(m) for m in grid_maps())
+
+
+def study_table_files():
+    """Tables of the studies: overhead always, scaling when `scaling_planned()`."""
+    names = list(pps_outputs.OVERHEAD_FILES) + (list(pps_outputs.SCALING_FILES) if scaling_planned() else [])
+    return [f"{RESULTS}/{f}" for f in names]
+
+
+def study_figure_files():
+    """Figures of the studies: overhead always, scaling when `scaling_planned()`."""
+    names = [pps_outputs.OVERHEAD_FIGURE] + ([pps_outputs.SCALING_FIGURE] if scaling_planned() else [])
+    return [f"{FIGURES}/{f}" for f in pps_outputs.figure_files(tuple(names))]
+
+
 def parent(name, kind="output"):
     """A param function: the folder of the named input or output file."""
 
@@ -291,7 +309,8 @@ def figure_report(name, ext):
     path = f"{FIGURES}/{name}.{ext}"
     if ext != "png":
         return path
-    caption = pps_outputs.FIGURE_CAPTIONS.get(name, name.replace("_", " "))
+    captions = {**pps_outputs.FIGURE_CAPTIONS, **pps_outputs.STUDY_FIGURE_CAPTIONS}
+    caption = captions.get(name, name.replace("_", " "))
     return report(
         path,
         caption=_caption_file(f"figure-{name}", f"{caption}\n"),
