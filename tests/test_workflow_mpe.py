@@ -53,6 +53,11 @@ def test_a_preset_can_mix_smax_and_mpe_maps(tmp_path):
     ]
     mpe = [j.shellcmd for j in jobs if j.rule.startswith("train") and "simple_spread_v3" in j.shellcmd]
     assert all("pps train --env mpe --map simple_spread_v3" in c for c in mpe)
+    # the mixing example in mpe.yaml's header
+    jobs = plan(tmp_path, configfile=MPE, maps="[3m,simple_spread_v3]", envs="{default: mpe, 3m: smax}")
+    envs = {f.split("/runs/")[1].split("/")[0] + "/" + f.split("/runs/")[1].split("/")[1]
+            for j in jobs for f in j.output if f.endswith("metrics.csv")}
+    assert envs == {"smax/3m", "mpe/simple_spread_v3"}
 
 
 TINY = "run={t_max: 300, eval_interval: 150, eval_episodes: 2, batch_size: 2, n_envs: 2, checkpoint_interval: 300}"
