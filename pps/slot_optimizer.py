@@ -39,15 +39,15 @@ class SlotOptimizer:
             for group in optimizer.param_groups:
                 if group.get("amsgrad") or group.get("weight_decay") or group.get("maximize"):
                     raise ValueError("SlotOptimizer supports plain Adam only (no amsgrad, weight decay or maximize)")
-        self._index = {id(p): i for i, p in enumerate(self._params())}
+        # parameter order and groups are fixed once the optimiser exists: look them up once
+        self._param_list = [p for group in optimizer.param_groups for p in group["params"]]
+        self._group = [group for group in optimizer.param_groups for _ in group["params"]]
+        self._index = {id(p): i for i, p in enumerate(self._param_list)}
         # param index -> int64 [S]: the shared step at which each slot restarted (0 = never)
         self.restarted_at: dict[int, torch.Tensor] = {}
 
-    def _params(self) -> list[torch.nn.Parameter]:
-        return [p for group in self.optimizer.param_groups for p in group["params"]]
-
     def _group_of(self, param: torch.Tensor) -> dict[str, Any]:
-        return next(g for g in self.optimizer.param_groups if any(p is param for p in g["params"]))
+        return self._group[self._index[id(param)]]
 
     @torch.no_grad()
     def restart(self, param: torch.nn.Parameter, slots: list[int]) -> None:
@@ -71,7 +71,7 @@ class SlotOptimizer:
         if not self.restarted_at:
             self.optimizer.step()
             return
-        params = self._params()
+        params = self._param_list
         # slots restarted at some step > 0 (a restart at 0 is the optimiser's own start)
         young = {i: (at > 0).nonzero().flatten() for i, at in self.restarted_at.items()}
         before = {i: params[i].data[slots].clone() for i, slots in young.items()}
