@@ -42,33 +42,43 @@ _FIELDS = ("obs", "state", "avail", "actions", "reward", "terminated", "filled")
 
 
 class ReplayBuffer:
-    """A ring buffer of whole episodes with uniform sampling from its own generator."""
+    """A ring buffer of whole episodes with uniform sampling from its own generator.
+
+    A run group keeps one store with a run dimension (`seed` a list, one per run): every
+    field is `[R, capacity, ...]`, each run samples its own episodes with its own
+    generator, and a sampled batch is R run blocks of `batch_size` episodes, run after run.
+    Runs of a group insert in lockstep, so they share `size` and `position`.
+    """
 
     def __init__(self, capacity: int, episode_limit: int, n_agents: int, obs_dim: int, state_dim: int,
-                 n_actions: int, compact: bool = True, seed: int = 0) -> None:
+                 n_actions: int, compact: bool = True, seed: int | list[int] = 0) -> None:
         self.capacity, self.episode_limit = capacity, episode_limit
         self.compact = compact
+        seeds = seed if isinstance(seed, list) else [seed]
+        self.n_runs = len(seeds)
         layout = replay_fields(episode_limit, n_agents, obs_dim, state_dim, n_actions, compact)
         self.storage: dict[str, torch.Tensor] = {
-            f.name: torch.empty(capacity, *f.shape, dtype=getattr(torch, f.dtype)) for f in layout
+            f.name: torch.empty(self.n_runs, capacity, *f.shape, dtype=getattr(torch, f.dtype)) for f in layout
         }
         self.size = 0
         self.position = 0
-        self.generator = torch.Generator().manual_seed(seed)
+        self.generators = [torch.Generator().manual_seed(s) for s in seeds]
 
     def __len__(self) -> int:
         return self.size
 
     def bytes_per_episode(self) -> int:
-        """Measured on the allocated tensors (`pps.memory.episode_bytes` must agree)."""
-        return sum(v[0].numel() * v.element_size() for v in self.storage.values())
+        """Per run, measured on the allocated tensors (`pps.memory.episode_bytes` must agree)."""
+        return sum(v[0, 0].numel() * v.element_size() for v in self.storage.values())
 
     def insert(self, batch: EpisodeBatch) -> None:
-        n = batch.obs.shape[0]
+        """`batch` holds R run blocks of n episodes each."""
+        n = batch.obs.shape[0] // self.n_runs
         idx = (torch.arange(n) + self.position) % self.capacity
         for name in _FIELDS:
             store = self.storage[name]
-            store[idx] = getattr(batch, name).to(store.dtype)
+            value = getattr(batch, name)
+            store[:, idx] = value.reshape(self.n_runs, n, *value.shape[1:]).to(store.dtype)
         self.position = (self.position + n) % self.capacity
         self.size = min(self.size + n, self.capacity)
 
@@ -76,22 +86,31 @@ class ReplayBuffer:
         return self.size >= batch_size
 
     def sample(self, batch_size: int) -> EpisodeBatch:
-        """`batch_size` distinct episodes, truncated to the longest of them (fewer padded steps to compute)."""
-        idx = torch.randperm(self.size, generator=self.generator)[:batch_size]
-        t = int(self.storage["filled"][idx].sum(dim=1).max().item())
+        """`batch_size` distinct episodes per run, truncated to the longest of them (fewer
+        padded steps to compute). In a group the truncation is the longest over all runs:
+        the runs' tensors must have one length to stack (DESIGN §3 says what that changes)."""
+        picks = torch.stack([torch.randperm(self.size, generator=g)[:batch_size] for g in self.generators])
+        runs = torch.arange(self.n_runs).unsqueeze(1)  # [R, 1] broadcasts against picks [R, batch]
         get = self.storage
+        t = int(get["filled"][runs, picks].sum(dim=-1).max().item())
+
+        def take(name: str, steps: int) -> torch.Tensor:
+            rows = get[name][runs, picks, :steps]  # [R, batch, steps, ...]
+            return rows.reshape(self.n_runs * batch_size, *rows.shape[2:])
+
         return EpisodeBatch(
-            obs=get["obs"][idx, : t + 1].float(),
-            state=get["state"][idx, : t + 1].float(),
-            avail=get["avail"][idx, : t + 1].bool(),
-            actions=get["actions"][idx, :t].long(),
-            reward=get["reward"][idx, :t],
-            terminated=get["terminated"][idx, :t].bool(),
-            filled=get["filled"][idx, :t].bool(),
+            obs=take("obs", t + 1).float(),
+            state=take("state", t + 1).float(),
+            avail=take("avail", t + 1).bool(),
+            actions=take("actions", t).long(),
+            reward=take("reward", t),
+            terminated=take("terminated", t).bool(),
+            filled=take("filled", t).bool(),
         )
 
-    def state_dict(self) -> dict:
-        """The stored episodes plus the ring position and RNG, sharing the buffer's memory.
+    def state_dict(self, run: int = 0) -> dict:
+        """Run `run`'s stored episodes plus the ring position and its RNG, sharing the
+        buffer's memory (a run's checkpoint holds its own share only).
 
         No copy: a 5000-episode 8m buffer is 1.9 GB, and cloning it for every checkpoint
         doubled the run's memory. Nor a plain view `v[:size]`: `torch.save` writes a view's
@@ -105,21 +124,24 @@ class ReplayBuffer:
         return {
             "size": self.size,
             "position": self.position,
-            "generator": self.generator.get_state(),
-            "data": {k: _chunks(v, self.size) for k, v in self.storage.items()},
+            "generator": self.generators[run].get_state(),
+            "data": {k: _chunks(v[run], self.size) for k, v in self.storage.items()},
         }
 
-    def load_state_dict(self, state: dict) -> None:
-        """Restore from `state_dict()` (or from a checkpoint holding one tensor per field).
+    def load_state_dict(self, state: dict, run: int = 0) -> None:
+        """Restore run `run` from `state_dict()` (or from a checkpoint holding one tensor per
+        field). The runs of a group must be restored at one `size` and `position`.
 
         Consumes `state["data"]`: each chunk is dropped from its list as soon as it is
         copied, so a resume holds the buffer plus at most one chunk, not the buffer twice.
         """
         size = int(state["size"])
+        if run > 0 and (size, int(state["position"])) != (self.size, self.position):
+            raise ValueError(f"run {run}'s replay is at episode {size}, the group's at {self.size}")
         for name, parts in state["data"].items():
             if isinstance(parts, torch.Tensor):
                 parts = [parts]
-            store, start = self.storage[name], 0
+            store, start = self.storage[name][run], 0
             for i in range(len(parts)):
                 part = parts[i]
                 if isinstance(parts, list):
@@ -130,7 +152,7 @@ class ReplayBuffer:
             if start != size:
                 raise ValueError(f"replay field '{name}' holds {start} episodes, expected {size}")
         self.size, self.position = size, int(state["position"])
-        self.generator.set_state(state["generator"])
+        self.generators[run].set_state(state["generator"])
 
 
 def _chunks(tensor: torch.Tensor, size: int) -> list[torch.Tensor]:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from pps import runstack
 from pps.buffer import EpisodeBatch
 from pps.nets.agents import SlotAgents, SlotLayout
 from pps.slot_optimizer import SlotOptimizer
@@ -72,11 +73,33 @@ class LearnerConfig:
     reward_scale: float
 
 
+def clip_grad_norm_per_run(params: list[nn.Parameter], max_norm: float, n_runs: int) -> torch.Tensor:
+    """`torch.nn.utils.clip_grad_norm_` for each run of a group on its own: every parameter's
+    leading dimension holds R equal run blocks (agent slots or mixer runs, run after run);
+    run r's gradient is scaled by min(1, max_norm / (||g_r|| + 1e-6)) with ||g_r|| the norm
+    over all of run r's blocks, as torch computes it for a run alone. Returns the R norms."""
+    grads = [p.grad.view(n_runs, -1) for p in params if p.grad is not None]
+    norms = torch.stack([torch.linalg.vector_norm(g, dim=1) for g in grads], dim=1)  # [R, P]
+    total = torch.linalg.vector_norm(norms, dim=1)  # [R]
+    coef = torch.clamp(max_norm / (total + 1e-6), max=1.0).unsqueeze(1)
+    for g in grads:
+        g.mul_(coef)
+    return total
+
+
 class Learner:
-    """Owns the online and target networks and the optimiser; `update(batch)` is one learner update."""
+    """Owns the online and target networks and the optimiser; `update(batch)` is one learner update.
+
+    A run group (`n_runs` R > 1) trains R independent runs at once: the agents' slots and
+    the mixer's parameters hold R run blocks (see `SlotLayout`, `QMixer`), a batch holds R
+    run blocks of episodes, each run's loss is its own masked mean, the summed loss's
+    gradient is therefore each run's own, and clipping is per run. Adam and RMSprop are
+    element-wise, so one optimiser over the stacked tensors is R optimisers.
+    """
 
     def __init__(self, agents: SlotAgents, layout: SlotLayout, mixer: nn.Module, cfg: LearnerConfig) -> None:
         self.agents, self.layout, self.mixer, self.cfg = agents, layout, mixer, cfg
+        self.n_runs = layout.n_runs
         self.target_agents = copy.deepcopy(agents).requires_grad_(False)
         self.target_mixer = copy.deepcopy(mixer).requires_grad_(False)
         self.params = list(agents.parameters()) + list(mixer.parameters())
@@ -111,27 +134,31 @@ class Learner:
             targets = td_lambda_targets(batch.reward * cfg.reward_scale, batch.terminated, batch.filled,
                                         next_tot, cfg.gamma, cfg.td_lambda)
         q_tot = self.mixer(chosen, batch.state[:, :-1])
-        mask = batch.filled.float()
-        return (((q_tot - targets) * mask) ** 2).sum() / mask.sum().clamp(min=1.0)
+        mask = batch.filled.float().view(self.n_runs, -1)
+        errors = ((q_tot - targets).view(self.n_runs, -1) * mask) ** 2
+        return errors.sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)  # [R]: each run's masked mean
 
-    def update(self, batch: EpisodeBatch) -> float:
-        loss = self.loss(batch)
+    def update(self, batch: EpisodeBatch) -> list[float]:
+        """One learner update of every run; returns each run's loss."""
+        losses = self.loss(batch)
         self.slot_optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(self.params, self.cfg.grad_clip)
+        losses.sum().backward()  # run r's parameters get run r's gradient only
+        clip_grad_norm_per_run(self.params, self.cfg.grad_clip, self.n_runs)
         self.slot_optimizer.step()
         self.updates += 1
         if self.updates % self.cfg.target_update_interval == 0:
             self.update_targets()
-        return float(loss.detach())
+        return losses.detach().tolist()
 
     @torch.no_grad()
     def update_targets(self) -> None:
         self.target_agents.load_state_dict(self.agents.state_dict())
         self.target_mixer.load_state_dict(self.mixer.state_dict())
 
-    def state_dict(self) -> dict:
-        return {
+    def state_dict(self, run: int = 0) -> dict:
+        """Run `run`'s networks, targets and optimiser state (all of it for a run alone), in
+        the format a run alone saves (`pps.runstack`)."""
+        state = {
             "agents": self.agents.state_dict(),
             "mixer": self.mixer.state_dict(),
             "target_agents": self.target_agents.state_dict(),
@@ -139,6 +166,11 @@ class Learner:
             "optimizer": self.slot_optimizer.state_dict(),
             "updates": self.updates,
         }
+        return runstack.split(state, run, self.n_runs)
+
+    def load_run_states(self, states: list[dict]) -> None:
+        """Restore a group from one `state_dict` per run (in run order)."""
+        self.load_state_dict(runstack.join(states))
 
     def load_state_dict(self, state: dict) -> None:
         self.agents.load_state_dict(state["agents"])

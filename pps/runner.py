@@ -9,6 +9,7 @@ evaluating more or less often never changes what training sees.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -38,24 +39,39 @@ def epsilon_at(step: int, start: float, finish: float, anneal_steps: int) -> flo
     return start + frac * (finish - start)
 
 
-def select_actions(q: torch.Tensor, avail: torch.Tensor, epsilon: float,
-                   generator: torch.Generator | None) -> torch.Tensor:
+def select_actions(q: torch.Tensor, avail: torch.Tensor, epsilon: float | Sequence[float],
+                   generator: torch.Generator | Sequence[torch.Generator] | None,
+                   playing: Sequence[bool] | None = None) -> torch.Tensor:
     """Per-agent epsilon-greedy over available actions. q, avail `[B, N, A]` -> `[B, N]`.
 
     Each agent draws its own coin (the authors' code drew one for the whole team); a random
-    action is uniform over that agent's available actions.
+    action is uniform over that agent's available actions. A run group passes one epsilon
+    and one generator per run: the B envs are R equal run blocks, and each block draws from
+    its own run's generator exactly what that run alone would draw. A run that is not
+    `playing` (its episodes have all ended while other runs play on) draws nothing, as it
+    would not have been asked alone.
     """
     b, n, a = avail.shape
     # Rows with no available action (envs that already ended) fall back to action 0.
     avail = avail.clone()
     avail[..., 0] |= ~avail.any(dim=-1)
     greedy = q.masked_fill(~avail, NEG_INF).argmax(dim=-1)
-    if epsilon <= 0.0:
+    epsilons = [epsilon] if isinstance(epsilon, (int, float)) else list(epsilon)
+    generators = generator if isinstance(generator, (list, tuple)) else [generator] * len(epsilons)
+    if all(e <= 0.0 for e in epsilons):
         return greedy
-    explore = torch.rand(b, n, generator=generator) < epsilon
-    weights = avail.float().reshape(b * n, a)
-    random = torch.multinomial(weights, 1, generator=generator).view(b, n)
-    return torch.where(explore, random, greedy)
+    per_run = b // len(epsilons)
+    actions = []
+    for run, (eps, gen) in enumerate(zip(epsilons, generators)):
+        rows = slice(run * per_run, (run + 1) * per_run)
+        if eps <= 0.0 or (playing is not None and not playing[run]):
+            actions.append(greedy[rows])
+            continue
+        explore = torch.rand(per_run, n, generator=gen) < eps
+        weights = avail[rows].float().reshape(per_run * n, a)
+        random = torch.multinomial(weights, 1, generator=gen).view(per_run, n)
+        actions.append(torch.where(explore, random, greedy[rows]))
+    return actions[0] if len(actions) == 1 else torch.cat(actions)
 
 
 class Runner:
@@ -67,6 +83,7 @@ class Runner:
         self.n_envs, self.n_agents, self.n_actions = env.n_envs, info.n_agents, info.n_actions
         self.limit = info.episode_limit
         self.env_seconds = 0.0  # time spent inside env.reset/step, for the overhead split
+        self.n_runs = getattr(env, "n_runs", 1)  # a run group's env: R run blocks of envs
 
     def _timed(self, call, *args):
         start = time.perf_counter()
@@ -76,9 +93,10 @@ class Runner:
             self.env_seconds += time.perf_counter() - start
 
     @torch.no_grad()
-    def collect(self, agents: SlotAgents, epsilon: float, generator: torch.Generator | None,
-                record: bool) -> tuple[EpisodeStats, EpisodeBatch | None]:
-        """One episode in every env. With `record`, also the padded `EpisodeBatch` for the buffer."""
+    def collect(self, agents: SlotAgents, epsilon: float | Sequence[float],
+                generator: torch.Generator | Sequence[torch.Generator] | None, record: bool) -> tuple[EpisodeStats, EpisodeBatch | None]:
+        """One episode in every env. With `record`, also the padded `EpisodeBatch` for the buffer.
+        A run group's env holds R run blocks of envs; `epsilon` and `generator` are then per run."""
         b, n, a, limit = self.n_envs, self.n_agents, self.n_actions, self.limit
         first = self._timed(self.env.reset)
         obs, state, avail = first.obs, first.state, first.avail.bool()
@@ -105,10 +123,12 @@ class Runner:
             x = torch.cat([obs, last_action, agent_ids], dim=-1).to(self.device)
             q, hidden = agents.step(self.layout.to_slots(x), hidden)
             q = self.layout.from_slots(q, b).cpu()
-            actions = select_actions(q, avail, epsilon, generator)
+            playing = running.view(self.n_runs, -1).any(dim=1).tolist() if self.n_runs > 1 else None
+            actions = select_actions(q, avail, epsilon, generator, playing)
             result = self._timed(self.env.step, actions)
             if record:
-                ep.actions[:, t] = actions
+                # a run whose episodes have all ended records nothing more (alone it stopped)
+                ep.actions[:, t] = actions if playing is None else actions * run_rows(playing, b)
                 ep.reward[:, t] = torch.where(running, result.reward, 0.0)
                 ep.filled[:, t] = running
                 # The backend says how each episode ended (DESIGN §2): a time limit
@@ -131,9 +151,17 @@ class Runner:
         return stats, (ep if record else None)
 
 
-def swap_layout_agents(agents: SlotAgents) -> SlotLayout:
-    """The RS-PPS swap-evaluation layout: env block i is played entirely by agent i's network."""
-    return SlotLayout("per_env_group", agents.n_slots, agents.n_slots)
+def run_rows(playing: Sequence[bool], n_envs: int) -> torch.Tensor:
+    """`[B, 1]` 1/0 per env: whether its run is still playing (runs are equal env blocks)."""
+    flags = torch.tensor(playing, dtype=torch.long)
+    return flags.repeat_interleave(n_envs // len(playing)).unsqueeze(1)
+
+
+def swap_layout_agents(agents: SlotAgents, n_agents: int | None = None) -> SlotLayout:
+    """The RS-PPS swap-evaluation layout: env block i is played entirely by slot i's network
+    (agent i's; in a run group, slot rN+i is run r's agent i). `n_agents` is the env's agent
+    count, which equals the slot count for a run alone."""
+    return SlotLayout("per_env_group", agents.n_slots if n_agents is None else n_agents, agents.n_slots)
 
 
 @torch.no_grad()
@@ -143,5 +171,17 @@ def swap_scores(runner: Runner, agents: SlotAgents, episodes_per_agent: int) -> 
     All N candidates run at once: the runner's env holds N * episodes_per_agent envs, block i
     driven by slot i, each episode from a fresh hidden state.
     """
+    scores, steps = swap_scores_per_run(runner, agents, episodes_per_agent, 1)
+    return scores, steps[0]
+
+
+@torch.no_grad()
+def swap_scores_per_run(runner: Runner, agents: SlotAgents, episodes_per_agent: int,
+                        n_runs: int) -> tuple[torch.Tensor, list[int]]:
+    """`swap_scores` of a run group: scores `[R*N]` (slot order) and each run's env steps.
+    The swap env holds R run blocks of N * episodes_per_agent envs, as `swap_layout_agents`
+    maps them (env block g is played by slot g, run r's candidates are slots rN..rN+N-1)."""
     stats, _ = runner.collect(agents, epsilon=0.0, generator=None, record=False)
-    return stats.returns.view(agents.n_slots, episodes_per_agent).mean(dim=1), stats.steps
+    scores = stats.returns.view(agents.n_slots, episodes_per_agent).mean(dim=1)
+    steps = [int(x) for x in stats.lengths.view(n_runs, -1).sum(dim=1).tolist()]
+    return scores, steps

@@ -18,8 +18,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     # so a bad value reads the same whether it came from a flag, --set or a YAML file.
     p.add_argument("--interval", help="learner updates between aggregations (PPS methods; default 300)")
     p.add_argument("--seed", help="run seed, 0 to 2**32 - 1 (default 0)")
+    p.add_argument("--seeds", nargs="+", metavar="SEED",
+                   help="train several seeds of this cell in one process (a run group, DESIGN §3); "
+                        "each run still writes its own folder <out>/seed<S>")
     p.add_argument("--t-max", dest="t_max", help="environment steps to train")
-    p.add_argument("--out", type=Path, help="run folder (default results/runs/<env>/<map>/<method>/<interval|->/seed<S>)")
+    p.add_argument("--out", type=Path, help="run folder (default results/runs/<env>/<map>/<method>/<interval|->/seed<S>); "
+                                          "with --seeds, the folder that holds the runs' seed<S> folders")
     p.add_argument("--config", type=Path, help="YAML of run keys, or a workflow preset (its `run:` section)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", default=[], help="override any run key (repeatable)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -30,20 +34,30 @@ def run(args: argparse.Namespace) -> int:
     set_keys = parse_set_items(args.set)
     flags = {k: getattr(args, k) for k in ("env", "map", "method", "interval", "seed", "t_max")
              if getattr(args, k) is not None}
-    config = resolve_config(file_keys, set_keys, flags)
+    if args.seeds is not None and args.seed is not None:
+        raise UserError("give --seed (one run) or --seeds (a run group), not both.")
+    seeds = args.seeds if args.seeds is not None else [flags.pop("seed", None)]
+    configs = [resolve_config(file_keys, set_keys, dict(flags, **({} if s is None else {"seed": s}))) for s in seeds]
+    if len({c.seed for c in configs}) != len(configs):
+        raise UserError(f"--seeds lists a seed twice: {' '.join(str(c.seed) for c in configs)}.")
     from pps.envs.smax import pin_jax_cpu_threads
 
-    pin_jax_cpu_threads(config.threads)
+    pin_jax_cpu_threads(configs[0].threads)
     from pps.run_record import default_out_dir
-    from pps.train import run_training
+    from pps.train import run_group
 
-    out = args.out or default_out_dir(config)
-    if out.exists() and not out.is_dir():
-        raise UserError(f"--out '{out}' exists and is not a folder.")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise UserError(f"--out '{out}' cannot be created: {err.strerror or err}.") from None
-    outcome = run_training(config, out, show_progress=not args.quiet)
-    print(f"{outcome}: {out}", file=sys.stderr)
+    if args.seeds is None:
+        outs = [args.out or default_out_dir(configs[0])]
+    else:
+        outs = [(args.out / f"seed{c.seed}") if args.out else default_out_dir(c) for c in configs]
+    for out in outs:
+        if out.exists() and not out.is_dir():
+            raise UserError(f"--out '{out}' exists and is not a folder.")
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise UserError(f"--out '{out}' cannot be created: {err.strerror or err}.") from None
+    outcomes = run_group(configs, outs, show_progress=not args.quiet)
+    for outcome, out in zip(outcomes, outs):
+        print(f"{outcome}: {out}", file=sys.stderr)
     return 0

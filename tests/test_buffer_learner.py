@@ -83,7 +83,7 @@ def test_ring_buffer_overwrites_oldest_and_samples_distinct_episodes():
     buf.insert(episodes([1, 2]))
     buf.insert(episodes([3, 4]))
     assert len(buf) == 3 and buf.position == 1
-    lengths = sorted(buf.storage["filled"][:3].sum(1).tolist())
+    lengths = sorted(buf.storage["filled"][0, :3].sum(1).tolist())
     assert lengths == [2, 3, 4]  # the length-1 episode was overwritten
     sample = buf.sample(3)
     assert sorted(sample.filled.sum(1).tolist()) == [2, 3, 4]
@@ -173,7 +173,7 @@ def test_learner_reduces_loss_and_hard_updates_targets_on_schedule():
     assert same(targets(), copied)
     losses = []
     for update in range(1, 62):
-        losses.append(learner.update(batch))
+        losses.append(learner.update(batch)[0])
         now = online()
         if update % 3 == 0:
             copied = now

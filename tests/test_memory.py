@@ -32,7 +32,7 @@ def test_episode_bytes_equals_the_allocated_buffer(dims, compact):
     assert memory.episode_bytes(**dims, compact=compact) == buf.bytes_per_episode()
     layout = {f.name: f for f in memory.replay_fields(**dims, compact=compact)}
     for name, tensor in buf.storage.items():  # field by field, so two errors cannot cancel out
-        assert tuple(tensor.shape[1:]) == layout[name].shape and str(tensor.dtype) == f"torch.{layout[name].dtype}"
+        assert tuple(tensor.shape[2:]) == layout[name].shape and str(tensor.dtype) == f"torch.{layout[name].dtype}"
 
 
 @pytest.mark.parametrize("env", [e for e in ("smax", "mpe") if e in registry.MAPS])
@@ -109,7 +109,7 @@ def _filled(capacity: int, lengths: list[int]) -> ReplayBuffer:
 def test_checkpoint_round_trip_in_chunks_without_copying(tmp_path, monkeypatch, capacity, lengths):
     """Partly filled and wrapped-around buffers, saved in chunks of 3 episodes."""
     buf = _filled(capacity, lengths)
-    monkeypatch.setattr("pps.buffer.CHECKPOINT_CHUNK_BYTES", 3 * buf.storage["obs"][0].nbytes)
+    monkeypatch.setattr("pps.buffer.CHECKPOINT_CHUNK_BYTES", 3 * buf.storage["obs"][0, 0].nbytes)
     state = buf.state_dict()
     chunks = state["data"]["obs"]
     assert [len(c) for c in chunks][:1] == [min(3, buf.size)] and sum(len(c) for c in chunks) == buf.size
@@ -122,7 +122,7 @@ def test_checkpoint_round_trip_in_chunks_without_copying(tmp_path, monkeypatch, 
     assert all(c is None for c in loaded["data"]["obs"])  # each chunk let go once copied
     assert (other.size, other.position) == (buf.size, buf.position)
     for name, tensor in buf.storage.items():
-        assert torch.equal(other.storage[name][: buf.size], tensor[: buf.size]), name
+        assert torch.equal(other.storage[name][0, : buf.size], tensor[0, : buf.size]), name
     a, b = buf.sample(3), other.sample(3)  # the sampling RNG continues too
     assert torch.equal(a.obs, b.obs) and torch.equal(a.actions, b.actions)
 
@@ -130,11 +130,11 @@ def test_checkpoint_round_trip_in_chunks_without_copying(tmp_path, monkeypatch, 
 def test_checkpoint_of_one_tensor_per_field_still_loads():
     """Checkpoints written before chunking hold one cloned tensor per field."""
     buf = _filled(10, [2, 5, 3])
-    old = {"size": buf.size, "position": buf.position, "generator": buf.generator.get_state(),
-           "data": {k: v[: buf.size].clone() for k, v in buf.storage.items()}}
+    old = {"size": buf.size, "position": buf.position, "generator": buf.generators[0].get_state(),
+           "data": {k: v[0, : buf.size].clone() for k, v in buf.storage.items()}}
     other = ReplayBuffer(10, episode_limit=5, n_agents=2, obs_dim=3, state_dim=6, n_actions=4)
     other.load_state_dict(old)
-    assert torch.equal(other.storage["obs"][:3], buf.storage["obs"][:3])
+    assert torch.equal(other.storage["obs"][0, :3], buf.storage["obs"][0, :3])
 
 
 _PEAK = textwrap.dedent("""

@@ -26,7 +26,7 @@ def test_rs_weights_are_the_softmax_of_learner_scale_returns(tmp_path, monkeypat
     config = resolve_config(SMALL, {"method": "rs-pps", "interval": 5, "rs_temperature": 2.0})
     trainer = Trainer(config, tmp_path, show_progress=False)
     raw = torch.tensor([1.0, 1.3, 0.7])  # SMAX-scale mean swap-evaluation returns
-    monkeypatch.setattr("pps.train.swap_scores", lambda runner, agents, episodes: (raw.clone(), 123))
+    monkeypatch.setattr("pps.train.swap_scores_per_run", lambda runner, agents, episodes, runs: (raw.clone(), [123]))
     seen = []
     real_apply = Aggregator.apply
     monkeypatch.setattr(Aggregator, "apply", lambda self, a, o, w: (seen.append(w), real_apply(self, a, o, w)))

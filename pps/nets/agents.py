@@ -15,6 +15,7 @@ equivalence test and the speed benchmark.
 
 from __future__ import annotations
 
+import copy
 import math
 
 import torch
@@ -23,14 +24,35 @@ from torch.nn import functional as F
 
 
 class SlotLinear(nn.Module):
-    """`S` independent linear layers applied to `[S, M, in]` with one batched matmul."""
+    """`S` independent linear layers applied to `[S, M, in]` with one batched matmul.
+
+    Left uninitialised (agents draw orthogonal weights per slot with their own generator);
+    `reset_like_linear` gives each slot `nn.Linear`'s default draw instead (the mixers').
+    """
 
     def __init__(self, n_slots: int, in_features: int, out_features: int) -> None:
         super().__init__()
         self.weight = nn.Parameter(torch.empty(n_slots, out_features, in_features))
         self.bias = nn.Parameter(torch.empty(n_slots, out_features))
 
+    @torch.no_grad()
+    def reset_like_linear(self) -> None:
+        """Each slot as `nn.Linear(in, out)` initialises itself from torch's global generator
+        (weight, then bias, slot by slot), so a one-slot layer built after
+        `torch.manual_seed(s)` holds exactly what `nn.Linear` would."""
+        fan_in = self.weight.shape[-1]
+        bound = 1.0 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+        for s in range(self.weight.shape[0]):
+            nn.init.kaiming_uniform_(self.weight[s], a=math.sqrt(5))
+            nn.init.uniform_(self.bias[s], -bound, bound)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.weight.shape[1] == 1:
+            # One output (QMIX's state-value head): a batched matrix-vector product, which
+            # torch sends to a different BLAS kernel for one slot than for several, so a run
+            # would round differently alone and in a group. A row-wise dot product is the
+            # same kernel for any slot count.
+            return (x * self.weight).sum(dim=-1, keepdim=True) + self.bias.unsqueeze(1)
         # baddbmm fuses bias and matmul: [S, M, out] = bias[S, 1, out] + x @ W^T
         return torch.baddbmm(self.bias.unsqueeze(1), x, self.weight.transpose(1, 2))
 
@@ -78,14 +100,36 @@ class SlotAgents(nn.Module):
         self.fc2 = SlotLinear(n_slots, hidden, n_actions)
 
     @torch.no_grad()
-    def reset_parameters(self, generator: torch.Generator) -> None:
-        """Orthogonal weights and zero biases, as the authors' code; each slot drawn independently."""
-        for name, p in self.named_parameters():
-            if name.endswith("bias"):
-                p.zero_()
-            else:
-                for s in range(p.shape[0]):
-                    p[s].copy_(_orthogonal(p.shape[1:], generator))
+    def reset_parameters(self, generator: torch.Generator | list[torch.Generator]) -> None:
+        """Orthogonal weights and zero biases, as the authors' code; each slot drawn independently.
+
+        A run group passes one generator per run: run r's slots (the r-th equal share, run
+        after run) draw from generator r in the order a run alone would, so a run's initial
+        networks do not depend on the group it trains in.
+        """
+        generators = generator if isinstance(generator, list) else [generator]
+        if self.n_slots % len(generators):
+            raise ValueError(f"{self.n_slots} slots cannot be split over {len(generators)} runs")
+        per_run = self.n_slots // len(generators)
+        for run, gen in enumerate(generators):
+            for name, p in self.named_parameters():
+                for s in range(run * per_run, (run + 1) * per_run):
+                    if name.endswith("bias"):
+                        p[s].zero_()
+                    else:
+                        p[s].copy_(_orthogonal(p.shape[1:], gen))
+
+    def slot_view(self, start: int, stop: int) -> "SlotAgents":
+        """Slots `start:stop` as a `SlotAgents` whose parameters are views of this one's (no
+        copy): a run of a group acts and evaluates with its own slots through it, and sees
+        every in-place change (optimiser steps, aggregation, checkpoint loads)."""
+        view = SlotAgents.__new__(SlotAgents)
+        nn.Module.__init__(view)
+        view.n_slots, view.input_dim, view.hidden, view.n_actions = stop - start, self.input_dim, self.hidden, self.n_actions
+        view.fc1 = _slot_module_view(self.fc1, start, stop)
+        view.rnn = _slot_module_view(self.rnn, start, stop)
+        view.fc2 = _slot_module_view(self.fc2, start, stop)
+        return view
 
     def step(self, x: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """One time step. x `[S, M, in]`, h `[S, M, H]` -> (q `[S, M, A]`, new h)."""
@@ -109,7 +153,7 @@ class SlotAgents(nn.Module):
             h = self.rnn.step(gates_t, h)
             hs.append(h)
         hidden = torch.stack(hs, dim=2).reshape(s, m * t, self.hidden)
-        return self.fc2(hidden).reshape(s, m, t, self.n_actions)
+        return _ContiguousGrad.apply(self.fc2(hidden)).reshape(s, m, t, self.n_actions)
 
     def slot_state_dict(self, slot: int) -> dict[str, torch.Tensor]:
         """Slot `slot`'s parameters in `RNNAgent`'s layout (for the reference and tests)."""
@@ -125,37 +169,69 @@ class SlotAgents(nn.Module):
 class SlotLayout:
     """How the agents of B envs map onto slots, and the reshapes between the two views.
 
-    `shared`: one slot; all B*N (env, agent) rows use it.
-    `per_agent`: slot n serves agent n in every env (independent agents, PPS).
+    `shared`: one slot per run; all B*N (env, agent) rows of a run use it.
+    `per_agent`: slot (r, n) serves agent n of run r in every env (independent agents, PPS).
     `per_env_group`: for RS-PPS's swap evaluation, env block g (B = S*E envs, in blocks of
     E) runs every agent with slot g.
+
+    A run group (`n_runs` R > 1) stacks R runs: the B envs are R blocks of B/R, run after
+    run, and the slots are R blocks of the per-run slots. Each slot still sees exactly the
+    rows it would see alone, so its matmuls have a run's own shapes.
     """
 
-    def __init__(self, kind: str, n_agents: int, n_slots: int) -> None:
+    def __init__(self, kind: str, n_agents: int, n_slots: int, n_runs: int = 1) -> None:
         if kind not in ("shared", "per_agent", "per_env_group"):
             raise ValueError(f"unknown slot layout {kind!r}")
-        if kind == "shared" and n_slots != 1:
-            raise ValueError("a shared layout has exactly one slot")
-        if kind == "per_agent" and n_slots != n_agents:
-            raise ValueError("a per-agent layout has one slot per agent")
-        self.kind, self.n_agents, self.n_slots = kind, n_agents, n_slots
+        if kind == "shared" and n_slots != n_runs:
+            raise ValueError("a shared layout has exactly one slot per run")
+        if kind == "per_agent" and n_slots != n_agents * n_runs:
+            raise ValueError("a per-agent layout has one slot per agent and run")
+        self.kind, self.n_agents, self.n_slots, self.n_runs = kind, n_agents, n_slots, n_runs
 
     def to_slots(self, x: torch.Tensor) -> torch.Tensor:
         """`[B, N, *f]` -> `[S, M, *f]`."""
         b, n = x.shape[:2]
         rest = x.shape[2:]
+        r = self.n_runs
         if self.kind == "shared":
-            return x.reshape(1, b * n, *rest)
+            return x.reshape(r, (b // r) * n, *rest)
         if self.kind == "per_agent":
-            return x.transpose(0, 1)
+            # one sequence of ops for any run count (no R = 1 shortcut): the gradients then
+            # have the same memory layout alone and in a group, so their sums round alike
+            return x.reshape(r, b // r, n, *rest).transpose(1, 2).reshape(r * n, b // r, *rest)
         return x.reshape(self.n_slots, (b // self.n_slots) * n, *rest)
 
     def from_slots(self, y: torch.Tensor, n_envs: int) -> torch.Tensor:
         """`[S, M, *f]` -> `[B, N, *f]`."""
         rest = y.shape[2:]
+        r = self.n_runs
         if self.kind == "per_agent":
-            return y.transpose(0, 1)
+            return y.reshape(r, self.n_agents, n_envs // r, *rest).transpose(1, 2).reshape(n_envs, self.n_agents, *rest)
         return y.reshape(n_envs, self.n_agents, *rest)
+
+
+class _ContiguousGrad(torch.autograd.Function):
+    """Identity whose backward hands on a contiguous gradient. The Q-values leave `unroll`
+    through layout reshapes whose gradients are strided differently for one run than for a
+    run group, and the output layer's bias gradient (a sum over rows) rounds differently
+    over differently strided memory; one layout makes a run's gradients the same bits alone
+    and in any group."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        return grad.contiguous()
+
+
+def _slot_module_view(module: nn.Module, start: int, stop: int) -> nn.Module:
+    """A shallow copy of a slot layer whose parameters are `[start:stop]` views of the original's."""
+    view = copy.copy(module)
+    view._parameters = {name: nn.Parameter(p.data[start:stop], requires_grad=False)
+                        for name, p in module._parameters.items()}
+    return view
 
 
 def _orthogonal(shape: torch.Size, generator: torch.Generator) -> torch.Tensor:
