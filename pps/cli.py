@@ -26,7 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "plot": ("pps.analysis.plot_cli", "the paper's figures as PNG and PDF"),
     "overhead": ("pps.analysis.overhead_cli", "where each run's wall-clock went, and each method's cost over the baseline"),
     "scaling": ("pps.analysis.scaling_cli", "score gain and cost against the number of agents (maps with >= 2 agent counts)"),
-    "bench": ("pps.bench.cli", "speed benchmarks (learner, aggregation, env, end-to-end, memory)"),
+    "bench": ("pps.bench.cli", "speed benchmarks (learner, aggregation, env, end-to-end, memory; --groups: run groups vs processes)"),
 }
 
 

@@ -11,4 +11,5 @@ PASS/FAIL table of the issue's targets and `pps.bench.cli` prints and writes the
 | `envs` | SMAX backend steps/s vs a bare `jax.jit(vmap(env.step_env))` loop at the same B |
 | `end_to_end` | training env steps/s of `qmix` and `a-pps` through `Trainer`, after warm-up |
 | `memory` | replay-buffer bytes per episode, compact vs float32 layout |
+| `groups` | `pps bench --groups`: a run group of S seeds in one process vs S separate `pps train` processes (steps/s, memory per run, where the group's time goes); its own CSV, no targets |
 """

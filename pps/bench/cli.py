@@ -4,9 +4,11 @@
     pps bench                  # full: adds N = 27 (27m_vs_30m), more repeats, 8m env throughput
     pps bench --device cuda    # learner-update benchmarks on the GPU (others stay on the CPU)
     pps bench --only learner,memory
+    pps bench --groups         # run groups vs separate processes (issue 12): maps x batch x S
 
 Output: `results/bench/<mode>[-cuda].json` (settings, host, versions, every measured row,
-the targets) and the same tables as Markdown in `<mode>[-cuda].md`, both written atomically.
+the targets) and the same tables as Markdown in `<mode>[-cuda].md`, both written atomically;
+`--groups` writes a tidy CSV (default `results/bench/groups.csv`) and `groups.json` beside it.
 """
 
 from __future__ import annotations
@@ -27,6 +29,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     mode.add_argument("--quick", action="store_true", help="N = 3 and 8 only, fewer repeats (< 3 min on 2 cores)")
     mode.add_argument("--smoke", action="store_true",
                       help="plumbing check for the test suite: tiny sizes, one repeat; the figures mean nothing")
+    mode.add_argument("--groups", action="store_true",
+                      help="run groups (issue 12): S seeds in one `pps train --seeds` process vs S separate "
+                           "processes, for every map x batch size x S; writes a CSV (see the --groups options)")
     p.add_argument("--only", default="", help=f"comma-separated subset of: {', '.join(BENCHES)} (default: all)")
     p.add_argument("--device", default="cpu", choices=("cpu", "cuda"),
                    help="device of the learner-update benchmarks (default cpu); the others always run on the CPU")
@@ -38,6 +43,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=Path("results/bench"), help="output folder (default results/bench)")
     p.add_argument("--strict", action="store_true", help="exit with status 1 if any target FAILs")
+    g = p.add_argument_group("--groups options")
+    g.add_argument("--sizes", type=int, nargs="+", metavar="S", help="run-group sizes S (default 1 5 10)")
+    g.add_argument("--maps", nargs="+", metavar="MAP", help="maps (default 3m 8m)")
+    g.add_argument("--batch-sizes", type=int, nargs="+", dest="batch_sizes", metavar="B",
+                   help="learner batch sizes (default: batch_size of the default preset, then of paper.yaml)")
+    g.add_argument("--t-max", type=int, dest="t_max", help="env steps per run (default 3000)")
+    g.add_argument("--cores", type=int, help="separate processes alive at once, as `snakemake --cores` (default 2)")
+    g.add_argument("--env", help="backend (default smax)")
+    g.add_argument("--method", help="method of every run (default qmix)")
+    g.add_argument("--preset", type=Path, help="preset whose `run:` keys the runs use (default workflow/config/default.yaml)")
+    g.add_argument("--csv", type=Path, help="output CSV (default <--out>/groups.csv); groups.json is written beside it")
+    g.add_argument("--no-warmup", action="store_false", dest="warmup",
+                   help="skip the tiny run per map that warms the persistent JAX compile cache first")
+    g.add_argument("--keep", action="store_true", help="keep the temporary run folders and logs (path printed)")
 
 
 def _settings(args: argparse.Namespace):
@@ -87,7 +106,65 @@ def format_tables(rows: list[dict[str, Any]], targets: list[dict[str, Any]]) -> 
     return "\n".join(text), "\n".join(md) + "\n"
 
 
+GROUP_OPTIONS = ("sizes", "maps", "batch_sizes", "t_max", "cores", "env", "method", "preset", "csv", "keep")
+# options of the other benchmarks, with their defaults: given with --groups they would be ignored
+OTHER_OPTIONS = {"only": "", "device": "cpu", "threads": 1, "repeats": None, "episode_len": None, "batch": None,
+                 "seed": 0, "strict": False}
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _group_settings(args: argparse.Namespace):
+    from pps.bench.groups import GroupBenchSettings
+
+    wrong = [_flag(k) for k, default in OTHER_OPTIONS.items() if getattr(args, k) != default]
+    if wrong:
+        raise UserError(f"{', '.join(wrong)} {'does' if len(wrong) == 1 else 'do'} not apply to --groups (its runs "
+                        f"use the preset's run keys, seeds 0..S-1 and threads=1); see the '--groups options' in "
+                        f"`pps bench --help`.")
+    s = GroupBenchSettings()
+    for key in ("sizes", "maps", "batch_sizes"):
+        if getattr(args, key) is not None:
+            setattr(s, key, tuple(getattr(args, key)))
+    for key in ("t_max", "cores", "env", "method", "preset"):
+        if getattr(args, key) is not None:
+            setattr(s, key, getattr(args, key))
+    s.warmup, s.keep = args.warmup, args.keep
+    return s
+
+
+def run_groups(args: argparse.Namespace) -> int:
+    from pps import atomic
+    from pps.bench.common import say
+    from pps.bench.groups import bench_groups, csv_text, format_table, metadata, resolve_cells
+
+    s = _group_settings(args)
+    csv_path = args.csv or args.out / "groups.csv"
+    if csv_path.exists() and csv_path.is_dir():
+        raise UserError(f"--csv '{csv_path}' is a folder; give a file path.")
+    resolve_cells(s)  # every option checked before anything runs
+    started = time.perf_counter()
+    say(f"groups: env={s.env} maps={','.join(s.maps)} S={','.join(map(str, s.sizes))} t_max={s.t_max} "
+        f"cores={s.cores} method={s.method}")
+    rows = bench_groups(s)
+    wall = time.perf_counter() - started
+    atomic.write_text(csv_path, csv_text(rows))
+    atomic.write_json(csv_path.with_suffix(".json"), dict(metadata(s, wall), rows=rows))
+    print(format_table(rows))
+    say(f"groups: done in {wall:.0f} s; wrote {csv_path} and {csv_path.with_suffix('.json').name}")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.groups:
+        return run_groups(args)
+    given = [_flag(k) for k in GROUP_OPTIONS if getattr(args, k) not in (None, False)]
+    given += [] if args.warmup else ["--no-warmup"]
+    if given:
+        raise UserError(f"{', '.join(given)} {'belongs' if len(given) == 1 else 'belong'} to --groups; "
+                        f"add --groups or leave {'it' if len(given) == 1 else 'them'} out.")
     s = _settings(args)
     from pps.envs.smax import pin_jax_cpu_threads
 
