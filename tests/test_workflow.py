@@ -34,6 +34,7 @@ DEFAULT = REPO / "workflow" / "config" / "default.yaml"
 class PlannedJob:
     rule: str
     output: list[str]
+    log: list[str]
     resources: dict
     shellcmd: str
 
@@ -61,8 +62,8 @@ def plan(workdir: Path, *targets: str, configfile: Path | None = None, **config)
                 dag_api.summary()  # builds the DAG
             dag = dag_api.workflow_api._workflow.dag
             return [
-                PlannedJob(job.rule.name, [str(f) for f in job.output], dict(job.resources.items()),
-                           job.shellcmd or "")
+                PlannedJob(job.rule.name, [str(f) for f in job.output], [str(f) for f in job.log],
+                           dict(job.resources.items()), job.shellcmd or "")
                 for job in dag.jobs
             ]
     finally:
@@ -77,8 +78,17 @@ def snakemake_cli(workdir: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 def train_runs(jobs: list[PlannedJob]) -> Counter:
-    """How many training runs each train rule plans."""
-    return Counter(j.rule for j in jobs if j.rule.startswith("train"))
+    """How many training runs each kind of train rule plans: `train` (baselines) and
+    `train_pps`, each counting its jobs of several seeds (train_seeds_*, train_pps_seeds_*)."""
+    return Counter(kind(j) for j in train_jobs(jobs) for _ in j.output)
+
+
+def train_jobs(jobs: list[PlannedJob]) -> list[PlannedJob]:
+    return [j for j in jobs if j.rule.startswith("train")]
+
+
+def kind(job: PlannedJob) -> str:
+    return "train_pps" if job.rule.startswith("train_pps") else "train"
 
 
 def expected_runs(maps: int, seeds: int, methods: list[str], intervals: int) -> int:
@@ -117,8 +127,8 @@ def test_paper_preset_plans_maps_x_seeds_x_methods(tmp_path):
 def test_paper_preset_replaces_the_default_one(tmp_path):
     """--configfile paper.yaml must not inherit default.yaml's run keys (Snakemake merges)."""
     jobs = plan(tmp_path, configfile=PAPER, maps="[8m]", seeds="[0]")
-    commands = [j.shellcmd for j in jobs if j.rule.startswith("train")]
-    assert len(commands) == 3 + 3 * 5
+    commands = [j.shellcmd for j in train_jobs(jobs)]
+    assert len(commands) == 3 + 3 * 5  # one seed: one run per job
     assert all("--set t_max=2000000" in c and "--set batch_size=96" in c for c in commands)
     assert not any("n_envs" in c for c in commands)  # set in default.yaml, not in paper.yaml
 
@@ -136,15 +146,15 @@ def test_command_line_narrows_any_preset(tmp_path):
 def test_run_paths_are_unambiguous(tmp_path):
     """Baselines live under <method>/-/, PPS methods under <method>/<K>/, one rule each."""
     jobs = plan(tmp_path)
-    for job in (j for j in jobs if j.rule.startswith("train")):
-        assert [Path(f).name for f in job.output] == ["metrics.csv"]  # only the file a finished run has
+    for job in train_jobs(jobs):
+        assert {Path(f).name for f in job.output} == {"metrics.csv"}  # only the file a finished run has
         for path in job.output:
             _, _, env, map_name, method, interval, seed, _name = path.split("/")
             assert (env, map_name) == ("smax", "3m") and seed in ("seed0", "seed1", "seed2")
             if METHODS[method].aggregates:
-                assert job.rule == "train_pps" and interval in ("50", "200")
+                assert kind(job) == "train_pps" and interval in ("50", "200")
             else:
-                assert job.rule == "train" and interval == "-"
+                assert kind(job) == "train" and interval == "-"
     (aggregate,) = [j for j in jobs if j.rule == "aggregate"]
     assert aggregate.output == ["results/curves.csv", "results/final.csv"]
 
@@ -171,8 +181,9 @@ def test_train_command_passes_every_run_key(tmp_path):
     )
     command = job.shellcmd
     run = yaml.safe_load(DEFAULT.read_text())["run"] | {"t_max": 5000, "double_q": False}
-    assert "pps train --env smax --map 3m --method pp-pps --interval 50 --seed 1" in command
-    assert "--out results/runs/smax/3m/pp-pps/50/seed1 " in command
+    # the default preset trains its three seeds of a cell in one job (seeds_per_job: 5)
+    assert "pps train --env smax --map 3m --method pp-pps --interval 50 --seeds 0 1 2" in command
+    assert "--out results/runs/smax/3m/pp-pps/50 " in command
     for key, value in run.items():
         text = str(value).lower() if isinstance(value, bool) else str(value)
         assert f"--set {key}={text} " in command
@@ -201,8 +212,9 @@ def test_train_memory_is_the_base_plus_the_runs_own_bytes(tmp_path):
     the episode limit counts (SMAC corridor: 400 steps, ~1 MB per stored episode)."""
     from pps import memory
 
-    def mem_mb(env, map_name, **config):
-        (job,) = plan(tmp_path, f"results/runs/{env}/{map_name}/qmix/-/seed0/metrics.csv", **config)
+    def mem_mb(env, map_name, **config):  # of a job that trains one run
+        (job,) = plan(tmp_path, f"results/runs/{env}/{map_name}/qmix/-/seed0/metrics.csv",
+                      seeds_per_job=1, **config)
         return job.resources["mem_mb"]
 
     run = yaml.safe_load(DEFAULT.read_text())["run"]
@@ -216,6 +228,66 @@ def test_train_memory_is_the_base_plus_the_runs_own_bytes(tmp_path):
     # 5000 corridor episodes alone are 5 GB; the old per-agent rule asked for 3.8 GB in all
     assert corridor > paper["resources"]["train"]["mem_mb"] + 5000
     assert mem_mb("smax", "8m", maps="[8m]", run="{compact_buffer: false}") > mem_mb("smax", "8m", maps="[8m]")
+
+
+# ---------------------------------------------------------------------------- seeds_per_job
+
+CELLS = [("qmix", "-"), ("a-pps", "50")]
+SMALL_GRID = dict(seeds="[0,1,2]", methods="[qmix,a-pps]", intervals="[50]")
+
+
+def test_seeds_per_job_groups_each_cells_seeds_into_jobs(tmp_path):
+    """seeds_per_job 2, seeds 0-2: two jobs per cell, {0, 1} together and {2} alone, whose
+    outputs are exactly the cell's three runs; the rest of the plan is unchanged."""
+    grouped = plan(tmp_path, seeds_per_job=2, **SMALL_GRID)
+    single = plan(tmp_path, seeds_per_job=1, **SMALL_GRID)
+    cell_jobs = lambda m: [j for j in train_jobs(grouped) if f"/{m}/" in j.output[0]]  # noqa: E731
+    for method, k in CELLS:
+        cell = f"results/runs/smax/3m/{method}/{k}"
+        pair, alone = sorted(cell_jobs(method), key=lambda j: -len(j.output))
+        assert len(cell_jobs(method)) == 2
+        assert pair.output == [f"{cell}/seed0/metrics.csv", f"{cell}/seed1/metrics.csv"]
+        assert alone.output == [f"{cell}/seed2/metrics.csv"]
+        prefix = "train_pps" if k != "-" else "train"
+        assert (pair.rule, alone.rule) == (f"{prefix}_seeds_0_1", prefix)
+        interval = "" if k == "-" else f" --interval {k}"
+        assert f"pps train --env smax --map 3m --method {method}{interval} --seeds 0 1 --out {cell} " in pair.shellcmd
+        assert f"--seed 2 --out {cell}/seed2 " in alone.shellcmd
+        assert pair.log == [f"results/logs/train/smax/3m/{method}/{k}/seeds0-1.log"]
+        assert alone.log == [f"results/logs/train/smax/3m/{method}/{k}/seed2.log"]
+        # one process: the threads of one run, the base memory once plus two runs' own, twice the time
+        base = yaml.safe_load(DEFAULT.read_text())["resources"]["train"]["mem_mb"]
+        assert pair.resources["_cores"] == alone.resources["_cores"] == 1
+        assert pair.resources["mem_mb"] - base == 2 * (alone.resources["mem_mb"] - base)
+        assert pair.resources["runtime"] in (2 * alone.resources["runtime"], 2 * alone.resources["runtime"] + 1)
+    # every run exactly once, the same runs as one job per run, and the same analysis jobs
+    files = lambda jobs: sorted(f for j in train_jobs(jobs) for f in j.output)  # noqa: E731
+    assert files(grouped) == files(single) and len(files(grouped)) == len(set(files(grouped))) == 6
+    others = lambda jobs: sorted((j.rule, j.output) for j in jobs if not j.rule.startswith("train"))  # noqa: E731
+    assert others(grouped) == others(single)
+
+
+def test_seeds_per_job_1_plans_one_job_per_run(tmp_path):
+    jobs = plan(tmp_path, seeds_per_job=1, **SMALL_GRID)
+    assert len(train_jobs(jobs)) == 6 and {j.rule for j in train_jobs(jobs)} == {"train", "train_pps"}
+    for job in train_jobs(jobs):
+        (path,) = job.output
+        run = str(Path(path).parent)
+        seed = Path(run).name.removeprefix("seed")
+        assert f" --seed {seed} --out {run} " in job.shellcmd and "--seeds" not in job.shellcmd
+        assert job.log == [run.replace("results/runs/", "results/logs/train/") + ".log"]
+
+
+def test_seeds_per_job_larger_than_the_seeds_makes_one_job_per_cell(tmp_path):
+    jobs = plan(tmp_path, configfile=PAPER, maps="[8m]", methods="[qmix,a-pps]", intervals="[300]")
+    assert yaml.safe_load(PAPER.read_text())["seeds_per_job"] == 5
+    assert sorted(j.rule for j in train_jobs(jobs)) == ["train_pps_seeds_0_1_2_3_4", "train_seeds_0_1_2_3_4"]
+    assert all(len(j.output) == 5 for j in train_jobs(jobs))
+    # a seed outside the grid is still one run of the one-run rule; a grouped seed is its group's
+    (job,) = plan(tmp_path, "results/runs/smax/8m/qmix/-/seed12/metrics.csv", configfile=PAPER)
+    assert job.rule == "train" and job.output == ["results/runs/smax/8m/qmix/-/seed12/metrics.csv"]
+    (job,) = plan(tmp_path, "results/runs/smax/8m/qmix/-/seed2/metrics.csv", configfile=PAPER)
+    assert job.rule == "train_seeds_0_1_2_3_4"
 
 
 # ---------------------------------------------------------------------------- validation
@@ -233,7 +305,10 @@ def test_train_memory_is_the_base_plus_the_runs_own_bytes(tmp_path):
         ({"run": "{lr: fast}"}, "Config key 'lr' must be of type float"),
         ({"seeds": "[a]"}, "'a' is not of type 'integer'"),
         ({"seeds": "[4294967296]"}, "4294967296 is greater than the maximum of 4294967295"),
-        ({"intervals": "[0]"}, "0 is less than the minimum of 1"),
+        ({"intervals": "[0]"}, "intervals[0]: 0 is less than the minimum of 1"),
+        ({"seeds_per_job": "0"}, "seeds_per_job: 0 is less than the minimum of 1. About seeds_per_job: runs of"),
+        ({"seeds_per_job": "x"}, "seeds_per_job: 'x' is not of type 'integer'"),
+        ({"seeds_per_job": "2.5"}, "seeds_per_job: 2.5 is not of type 'integer'"),
         ({"baseline": "vdn", "methods": "[qmix,a-pps]"}, "the baseline 'vdn' is not among the methods"),
         ({"envs": "{default: smaxx}"}, "Unknown env 'smaxx'. Did you mean 'smax'?"),
         ({"use_smac": "maybe"}, "use_smac"),

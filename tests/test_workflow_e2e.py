@@ -65,3 +65,34 @@ def test_workflow_end_to_end_with_kill_and_resume(tmp_path):
     assert report.returncode == 0, report.stderr[-4000:]
     html = (work / "report.html").read_text(errors="replace")
     assert outputs.FIGURE_CAPTIONS["learning_curves"][:40] in html
+
+
+GROUP = "results/runs/smax/3m/a-pps/50"
+GROUP_CONFIG = [
+    "--config", "seeds=[0,1]", "methods=[a-pps]", "baseline=a-pps", "intervals=[50]", "seeds_per_job=2",
+    "run={t_max: 300, eval_interval: 150, eval_episodes: 2, batch_size: 2, n_envs: 2, checkpoint_interval: 300}",
+]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_a_job_of_several_seeds_writes_every_runs_files(tmp_path):
+    """seeds_per_job 2: one job, one `pps train --seeds 0 1` process, both runs complete."""
+    command = ["snakemake", "-s", str(REPO / "Snakefile"), "-d", str(tmp_path), "--cores", "1", "-p", "runs",
+               *GROUP_CONFIG]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=280)
+    out = done.stdout + done.stderr
+    assert done.returncode == 0, out[-4000:]
+    assert "--seeds 0 1 --out results/runs/smax/3m/a-pps/50 " in out and "1 of 2 steps" in out  # + `runs`
+    logs = tmp_path / "results" / "logs" / "train" / "smax" / "3m" / "a-pps" / "50"
+    assert (logs / "seeds0-1.log").is_file() and (logs / "seeds0-1.benchmark.tsv").is_file()
+    for seed in (0, 1):
+        run = tmp_path / GROUP / f"seed{seed}"
+        record = json.loads((run / "run.json").read_text())
+        assert record["status"] == "finished" and record["seed"] == seed, record
+        assert record["group"] == {"seeds": [0, 1], "size": 2}
+        assert len((run / "metrics.csv").read_text().splitlines()) == 1 + 1 + 300 // 150
+        assert (run / "model.pt").is_file() and not (run / "checkpoint.pt").exists()
+
+    again = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr

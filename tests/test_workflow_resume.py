@@ -36,33 +36,43 @@ FAKE_PPS = textwrap.dedent(
     for flag in ("--env", "--map", "--method", "--interval", "--seed", "--out", "--runs", "--results",
                  "--baseline", "--final-window", "--figures"):
         p.add_argument(flag)
+    p.add_argument("--seeds", nargs="+")
     p.add_argument("--set", action="append", default=[])
     p.add_argument("--thresholds", nargs="*")
     a = p.parse_args(argv)
 
     if command == "train":
         sets = dict(item.split("=", 1) for item in a.set)
-        out = Path(a.out)
-        out.mkdir(parents=True, exist_ok=True)
-        if (out / "metrics.csv").exists():
-            sys.exit(0)  # a finished run is a no-op
-        ckpt, run_json = out / "checkpoint.pt", out / "run.json"
-        # like pps/train.py: resume needs both run.json and the checkpoint
-        step = int(ckpt.read_text()) if ckpt.exists() and run_json.exists() else 0
-        with open(out / "attempts.log", "a") as f:
-            f.write(f"{{step}}\\n")
-        run_json.write_text(json.dumps({{"status": "running"}}))
+        # one run (--seed; --out is its folder) or a run group (--seeds; --out holds seed<S>/)
+        outs = [Path(a.out)] if a.seeds is None else [Path(a.out) / f"seed{{s}}" for s in a.seeds]
+        steps = {{}}
+        for out in outs:
+            out.mkdir(parents=True, exist_ok=True)
+            if (out / "metrics.csv").exists():
+                continue  # a finished run is a no-op
+            ckpt, run_json = out / "checkpoint.pt", out / "run.json"
+            # like pps/train.py: resume needs both run.json and the checkpoint
+            steps[out] = int(ckpt.read_text()) if ckpt.exists() and run_json.exists() else 0
+            with open(out / "attempts.log", "a") as f:
+                f.write(f"{{steps[out]}}\\n")
+            run_json.write_text(json.dumps({{"status": "running"}}))
         t_max, every = int(sets["t_max"]), int(sets["eval_interval"])
-        while step < t_max:
+        while steps:  # the runs of a group train in lockstep
             time.sleep(float(os.environ.get("FAKE_PPS_STEP_S", "0")))
-            step += every
-            with open(out / "metrics.csv.partial", "a") as f:
-                f.write(f"{{step}}\\n")
-            (out / "checkpoint.tmp").write_text(str(step))
-            os.replace(out / "checkpoint.tmp", ckpt)
-        os.replace(out / "metrics.csv.partial", out / "metrics.csv")
-        run_json.write_text(json.dumps({{"status": "finished"}}))
-        ckpt.unlink()
+            for out in list(steps):
+                ckpt = out / "checkpoint.pt"
+                steps[out] += every
+                if steps[out] > int(os.environ.get("FAKE_PPS_FAIL_AFTER", t_max)):
+                    sys.exit("fake pps: failing as asked")
+                with open(out / "metrics.csv.partial", "a") as f:
+                    f.write(f"{{steps[out]}}\\n")
+                (out / "checkpoint.tmp").write_text(str(steps[out]))
+                os.replace(out / "checkpoint.tmp", ckpt)
+                if steps[out] >= t_max:  # finished: metrics.csv last, as pps/train.py does
+                    (out / "run.json").write_text(json.dumps({{"status": "finished"}}))
+                    os.replace(out / "metrics.csv.partial", out / "metrics.csv")
+                    ckpt.unlink()
+                    del steps[out]
     elif command == "overhead":
         for root, names in ((Path(a.out), outputs.OVERHEAD_FILES),
                             (Path(a.figures), outputs.figure_files((outputs.OVERHEAD_FIGURE,)))):
@@ -98,7 +108,7 @@ def fake_env(tmp_path):
 def command(workdir: Path, *extra: str) -> list[str]:
     return [
         "snakemake", "-s", str(SNAKEFILE), "-d", str(workdir), "--cores", "2", *extra, "all",
-        "--config", f"seeds={SEEDS}", f"methods={METHODS}", "intervals=[50]",
+        "--config", f"seeds={SEEDS}", f"methods={METHODS}", "intervals=[50]", "seeds_per_job=2",
         "run={t_max: 40, eval_interval: 1}",
     ]
 
@@ -120,12 +130,14 @@ def wait_for(predicate, timeout: float) -> None:
 @pytest.mark.parametrize("how", ["sigint", "sigkill"])
 def test_killed_workflow_resumes_without_retraining(tmp_path, fake_env, how):
     work = tmp_path / "work"
-    env = dict(fake_env, FAKE_PPS_STEP_S="0.1")  # 40 steps: ~4 s per run, 2 runs at a time
+    env = dict(fake_env, FAKE_PPS_STEP_S="0.1")  # 40 steps: ~4 s per job
     proc = subprocess.Popen(command(work), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, start_new_session=True)
-    # wait until two runs are half-way (a checkpoint exists, no metrics.csv yet), then kill
+    # two jobs (qmix, a-pps) of two seeds each train all four runs at once: wait until every
+    # run is half-way (a checkpoint exists, no metrics.csv yet), then kill. (Not sooner: a run
+    # killed before its first checkpoint rightly starts from scratch again.)
     half_done = lambda: [r for r in RUNS if (work / r / "checkpoint.pt").exists()]  # noqa: E731
-    wait_for(lambda: len(half_done()) >= 2, timeout=60)
+    wait_for(lambda: len(half_done()) == len(RUNS), timeout=60)
     if how == "sigint":  # Ctrl-C: Snakemake stops its jobs and exits
         os.killpg(proc.pid, signal.SIGINT)
     else:  # the machine or the scheduler kills everything at once
@@ -176,3 +188,38 @@ def test_failed_job_keeps_its_checkpoint(tmp_path, fake_env):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert attempts(work, RUNS[0]) == [20]
     assert (run / "metrics.csv").read_text().split() == [str(s) for s in range(1, 41)]
+
+
+@pytest.mark.slow
+def test_group_job_leaves_its_finished_runs_alone(tmp_path, fake_env):
+    """A job of several runs (seeds_per_job) reruns when some of them are missing: Snakemake
+    must neither delete the finished ones' metrics.csv before it (they would train again from
+    scratch: their checkpoints are gone) nor after it fails (their outputs are update())."""
+    work = tmp_path / "work"
+    done, half = work / RUNS[0], work / RUNS[1]  # qmix seeds 0 and 1: one job
+    for run in (done, half):
+        run.mkdir(parents=True)
+    (done / "run.json").write_text('{"status": "finished"}')
+    (done / "metrics.csv").write_text("".join(f"{s}\n" for s in range(1, 41)))
+    (done / "attempts.log").write_text("0\n")
+    (half / "run.json").write_text('{"status": "running"}')
+    (half / "checkpoint.pt").write_text("20")
+    (half / "metrics.csv.partial").write_text("".join(f"{s}\n" for s in range(1, 21)))
+    target = [
+        "snakemake", "-s", str(SNAKEFILE), "-d", str(work), "--cores", "1", f"{RUNS[1]}/metrics.csv",
+        "--config", f"seeds={SEEDS}", f"methods={METHODS}", "intervals=[50]", "seeds_per_job=2",
+        "run={t_max: 40, eval_interval: 1}",
+    ]
+    failed = subprocess.run(target, env=dict(fake_env, FAKE_PPS_FAIL_AFTER="30"), capture_output=True, text=True,
+                            timeout=120)
+    assert failed.returncode != 0 and "pps train" in failed.stdout + failed.stderr
+    assert "--seeds 0 1 --out" in failed.stdout + failed.stderr  # one job for both runs
+    assert (done / "metrics.csv").read_text().split() == [str(s) for s in range(1, 41)]
+    assert (half / "checkpoint.pt").read_text() == "30"
+
+    again = subprocess.run(target, env=fake_env, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert attempts(work, RUNS[0]) == [0]  # never trained again
+    assert attempts(work, RUNS[1]) == [20, 30]  # resumed, twice
+    for run in (done, half):
+        assert (run / "metrics.csv").read_text().split() == [str(s) for s in range(1, 41)]

@@ -112,16 +112,33 @@ def _coerce_cli_strings(value, schema):
     return value
 
 
+def _check_schema(cfg, schema):
+    """The first schema violation, led by the key it is about (Snakemake's own message names
+    the key only deep inside a dump of the schema)."""
+    import jsonschema
+
+    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(cfg))
+    if error is None:
+        return
+    path = list(error.absolute_path)
+    where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
+    about = schema["properties"].get(path[0], {}).get("description") if path else None
+    about = f" About {path[0]}: {' '.join(about.split()).rstrip('.')}." if about else ""
+    _config_error(f"{where or 'the configuration'}: {error.message}.{about}")
+
+
 def validate_config(cfg, schema_path):
     """Stop before any job starts if the configuration is wrong, naming what is valid."""
     schema_path = Path(workflow.basedir, schema_path)
     schema = yaml.safe_load(schema_path.read_text())
     _check_top_level_keys(cfg, schema)
     _coerce_cli_strings(cfg, schema)
+    _check_schema(cfg, schema)
     try:
         validate(cfg, str(schema_path))  # also fills in the schema's defaults
     except WorkflowError as err:
         _config_error(str(err).replace("Error validating config file.", "").strip())
+    cfg["seeds_per_job"] = int(cfg["seeds_per_job"])  # JSON Schema's integers include 2.0
     _check_names(cfg)
 
 
@@ -181,6 +198,45 @@ def run_files(name):
     return [f"{run_dir(**r)}/{name}" for r in grid()]
 
 
+def seed_groups():
+    """The seeds in config order, in chunks of at most `seeds_per_job`: every cell (env, map,
+    method, interval) trains each chunk as one job, one `pps train --seeds` process."""
+    seeds, size = list(config["seeds"]), config["seeds_per_job"]
+    return [tuple(seeds[i : i + size]) for i in range(0, len(seeds), size)]
+
+
+def multi_seed_groups():
+    """The chunks of two or more seeds; each gets its own rule (train.smk), since a rule's
+    outputs (every run's metrics.csv) cannot be computed from a wildcard."""
+    return [g for g in seed_groups() if len(g) > 1]
+
+
+def single_seed_constraint():
+    """The `seed` wildcard of the one-run rules: any seed that no multi-seed chunk holds (so
+    no path has two rules; seeds outside the grid still have a rule, as before)."""
+    grouped = sorted({s for g in multi_seed_groups() for s in g})
+    if not grouped:
+        return "[0-9]+"
+    return "(?!(?:" + "|".join(map(str, grouped)) + r")\b)[0-9]+"
+
+
+def group_label(seeds):
+    """How a group's log and benchmark files are named: seed3 alone, seeds0-1-2 together."""
+    return f"seed{seeds[0]}" if len(seeds) == 1 else "seeds" + "-".join(map(str, seeds))
+
+
+def group_out(wildcards, output):
+    """`pps train --seeds`'s --out: the cell folder that holds the runs' seed<S> folders."""
+    return Path(output[0]).parent.parent
+
+
+def group_seeds(wildcards, output):
+    """The group's seeds, read back from its outputs (.../seed<S>/metrics.csv). Derived from
+    the outputs, so Snakemake records no params of its own for them: regrouping (another
+    seeds_per_job) does not by itself mark finished runs for a rerun."""
+    return " ".join(Path(f).parent.name.removeprefix("seed") for f in output)
+
+
 # ---------------------------------------------------------------------------- per job
 
 
@@ -211,25 +267,37 @@ def _run_value(key):
     return config["run"].get(key, getattr(RunConfig, key))
 
 
-def train_mem_mb(wildcards, attempt):
-    """Base memory plus what the run itself holds: the replay buffer (its real bytes per
+def run_mem_mb(map_name):
+    """What one run holds above the process's base: the replay buffer (its real bytes per
     episode, so the episode limit counts: corridor's is 400 steps), one learner batch and
-    the checkpoint's transient chunk (pps.memory); more on a retry."""
-    res = config["resources"]["train"]
-    extra = pps_memory.train_memory_mb(
-        env_of(wildcards.map), wildcards.map, buffer_size=_run_value("buffer_size"),
+    the checkpoint's transient chunk (pps.memory)."""
+    return pps_memory.train_memory_mb(
+        env_of(map_name), map_name, buffer_size=_run_value("buffer_size"),
         batch_size=_run_value("batch_size"), compact_buffer=_run_value("compact_buffer"),
         rnn_hidden=_run_value("rnn_hidden"),
     )
-    return (res["mem_mb"] + extra) * attempt
 
 
-def train_runtime(wildcards, attempt):
-    """Minutes; a retried job (e.g. killed at the time limit) asks for more and resumes."""
+def run_minutes(map_name):
+    """One run's time limit in minutes: base plus a share that grows with budget and agents."""
     res = config["resources"]["train"]
     steps_m = _run_value("t_max") / 1e6
-    minutes = res["runtime"] + res["runtime_per_mstep"] * steps_m * n_agents(wildcards.map) / 3
-    return int(minutes * attempt)
+    return res["runtime"] + res["runtime_per_mstep"] * steps_m * n_agents(map_name) / 3
+
+
+def train_resources(n_runs=1):
+    """mem_mb and runtime of a training job of `n_runs` runs of one cell (one process): the
+    base memory once plus every run's own, and n_runs times one run's time (the safe request;
+    a group is faster than its runs one after another). A retry (e.g. a job killed at its
+    time limit, which then resumes) asks for attempt times as much."""
+
+    def mem_mb(wildcards, attempt):
+        return (config["resources"]["train"]["mem_mb"] + n_runs * run_mem_mb(wildcards.map)) * attempt
+
+    def runtime(wildcards, attempt):
+        return int(n_runs * run_minutes(wildcards.map) * attempt)
+
+    return {"mem_mb": mem_mb, "runtime": runtime}
 
 
 def slurm_resources():
