@@ -26,6 +26,12 @@ CONFIG = [
 ]
 
 
+def default_sigint() -> None:
+    """Ctrl-C must reach the workflow even when the test suite itself was started as a
+    background job (`cmd &` in a script), which makes it and its children ignore SIGINT."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def snakemake(work: Path, *args: str) -> list[str]:
     return ["snakemake", "-s", str(REPO / "Snakefile"), "-d", str(work), *args, *CONFIG]
 
@@ -35,7 +41,7 @@ def snakemake(work: Path, *args: str) -> list[str]:
 def test_workflow_end_to_end_with_kill_and_resume(tmp_path):
     work = tmp_path / "work"
     proc = subprocess.Popen(snakemake(work, "--cores", "2", "all"), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+                            stderr=subprocess.DEVNULL, start_new_session=True, preexec_fn=default_sigint)
     deadline = time.monotonic() + 240
     while not any((work / r / "checkpoint.pt").exists() for r in RUNS):
         assert proc.poll() is None and time.monotonic() < deadline, "no checkpoint appeared"

@@ -118,6 +118,12 @@ def attempts(workdir: Path, run: str) -> list[int]:
     return [int(x) for x in path.read_text().split()] if path.exists() else []
 
 
+def default_sigint() -> None:
+    """Ctrl-C must reach the workflow even when the test suite itself was started as a
+    background job (`cmd &` in a script), which makes it and its children ignore SIGINT."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def wait_for(predicate, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -132,7 +138,7 @@ def test_killed_workflow_resumes_without_retraining(tmp_path, fake_env, how):
     work = tmp_path / "work"
     env = dict(fake_env, FAKE_PPS_STEP_S="0.1")  # 40 steps: ~4 s per job
     proc = subprocess.Popen(command(work), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, start_new_session=True)
+                            text=True, start_new_session=True, preexec_fn=default_sigint)
     # two jobs (qmix, a-pps) of two seeds each train all four runs at once: wait until every
     # run is half-way (a checkpoint exists, no metrics.csv yet), then kill. (Not sooner: a run
     # killed before its first checkpoint rightly starts from scratch again.)
