@@ -22,13 +22,13 @@ def block(tensor: torch.Tensor, run: int, n_runs: int) -> torch.Tensor:
     return tensor[run * k:(run + 1) * k].clone()
 
 
-def split(value: Any, run: int, n_runs: int, leading: set[int] | None = None) -> Any:
+def split(value: Any, run: int, n_runs: int) -> Any:
     """Run `run`'s share of a (nested) state: tensors whose leading size is a multiple of R
     and not a scalar are sliced; everything else (scalars, hyperparameters) is kept."""
     if isinstance(value, dict):
-        return {k: split(v, run, n_runs, leading) for k, v in value.items()}
+        return {k: split(v, run, n_runs) for k, v in value.items()}
     if isinstance(value, list):
-        return [split(v, run, n_runs, leading) for v in value]
+        return [split(v, run, n_runs) for v in value]
     if torch.is_tensor(value) and value.dim() > 0 and value.shape[0] % n_runs == 0:
         return block(value, run, n_runs)
     return value

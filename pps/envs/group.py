@@ -35,7 +35,7 @@ class RunGroupEnv:
     def reset(self) -> Observation:
         parts = [env.reset() for env in self.envs]
         self._last: list[StepResult | None] = [None] * self.n_runs
-        return Observation(*(torch.cat(field) for field in zip(*parts)))
+        return parts[0] if self.n_runs == 1 else Observation(*(torch.cat(field) for field in zip(*parts)))
 
     def step(self, actions: torch.Tensor) -> StepResult:
         """Step every run whose episodes are not all over. A run whose B envs have all ended
@@ -46,9 +46,12 @@ class RunGroupEnv:
         for i, (env, block) in enumerate(zip(self.envs, actions.split(self.per_run))):
             last = self._last[i]
             if last is None or not bool(last.done.all()):
-                last = self._last[i] = StepResult(*(t.clone() for t in env.step(block)))
+                # kept as returned: a backend hands out fresh tensors (or views of a fresh
+                # jax output) every step, so a repeated result is never overwritten
+                last = self._last[i] = env.step(block)
             parts.append(last)
-        return StepResult(*(torch.cat(field) for field in zip(*parts)))
+        # a run alone passes its env's tensors through untouched (no copy per step)
+        return parts[0] if self.n_runs == 1 else StepResult(*(torch.cat(field) for field in zip(*parts)))
 
     def get_rng_state(self) -> list[Any]:
         """One state per run, in run order."""

@@ -67,20 +67,15 @@ class QMixer(nn.Module):
         return (torch.bmm(hidden, w2) + b2).view(*lead)
 
 
-def stack_runs(modules: list[nn.Module]) -> nn.Module:
-    """One module of R runs from R one-run modules of the same shape: every parameter is the
-    concatenation of theirs along its leading (slot or run) dimension, run after run."""
+def stack_runs(modules: list[QMixer]) -> QMixer:
+    """One QMIX mixer of R runs from R one-run mixers of the same shape: every parameter is
+    the concatenation of theirs along its leading (run) dimension, run after run. (VDN has
+    no parameters: one `VDNMixer` serves any number of runs.)"""
     first = modules[0]
     if len(modules) == 1:
         return first
-    if isinstance(first, VDNMixer):
-        return VDNMixer()
-    if isinstance(first, QMixer):
-        stacked = QMixer.__new__(QMixer)
-        stacked.__dict__.update(copy.deepcopy(first).__dict__)
-        stacked.n_runs = len(modules)
-    else:
-        raise TypeError(f"cannot stack {type(first).__name__}")
+    stacked = copy.deepcopy(first)
+    stacked.n_runs = len(modules)
     params = [dict(m.named_parameters()) for m in modules]
     with torch.no_grad():
         for name, p in stacked.named_parameters():
