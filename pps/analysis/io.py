@@ -46,6 +46,21 @@ def save_figure(fig: "Figure", path_stem: str | os.PathLike, formats: tuple[str,
     return written
 
 
+def write_study(tables: dict[Path, "pd.DataFrame"], fig: "Figure", figure_stem: Path,
+                formats: tuple[str, ...]) -> None:
+    """A study command's outputs: each table as CSV, then the figure in every format, then the
+    figure closed (also when a write fails). The caller builds everything first, so a
+    failure while computing leaves the previous outputs as they were."""
+    import matplotlib.pyplot as plt
+
+    try:
+        for path, table in tables.items():
+            write_csv(path, table)
+        save_figure(fig, figure_stem, formats)
+    finally:
+        plt.close(fig)
+
+
 def read_table(path: Path, what: str, required: tuple[str, ...]) -> "pd.DataFrame":
     """Read a CSV the previous step wrote, with a UserError naming the file if it is unusable."""
     import pandas as pd

@@ -22,7 +22,6 @@ def run(args: argparse.Namespace) -> int:
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
     from pps.analysis import io
     from pps.analysis.outputs import FIGURE_FORMATS, OVERHEAD_FIGURE, OVERHEAD_FILES
@@ -41,13 +40,8 @@ def run(args: argparse.Namespace) -> int:
                f"accounting): their wall-clock counts, their split by section is unknown")
     summary = summarise(table, args.baseline, seed=args.bootstrap_seed)
     fig = overhead_figure(summary, table, args.baseline)  # everything is made before anything is written
-    try:
-        assert OVERHEAD_FILES == ("overhead.csv", "overhead_summary.csv")
-        io.write_csv(Path(args.out) / OVERHEAD_FILES[0], table)
-        io.write_csv(Path(args.out) / OVERHEAD_FILES[1], summary)
-        io.save_figure(fig, Path(args.figures) / OVERHEAD_FIGURE, FIGURE_FORMATS)
-    finally:
-        plt.close(fig)
+    tables = dict(zip((Path(args.out) / name for name in OVERHEAD_FILES), (table, summary), strict=True))
+    io.write_study(tables, fig, Path(args.figures) / OVERHEAD_FIGURE, FIGURE_FORMATS)
     print(f"pps overhead: {len(table)} runs -> {', '.join(str(Path(args.out) / n) for n in OVERHEAD_FILES)}, "
           f"{Path(args.figures) / OVERHEAD_FIGURE}.{{{','.join(FIGURE_FORMATS)}}}")
     return 0

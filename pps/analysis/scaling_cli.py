@@ -22,7 +22,6 @@ def run(args: argparse.Namespace) -> int:
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
     from pps.analysis import io
     from pps.analysis.outputs import FIGURE_FORMATS, MIN_AGENT_COUNTS, SCALING_FIGURE, SCALING_FILES
@@ -50,11 +49,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"{res / 'final.csv'}: {err}; re-run `pps aggregate`.") from None
     table = scaling_table(final, overhead, args.baseline, seed=args.bootstrap_seed)
     fig = scaling_figure(table, overhead, args.baseline, args.claims_interval)
-    try:
-        io.write_csv(res / SCALING_FILES[0], table)
-        io.save_figure(fig, Path(args.figures) / SCALING_FIGURE, FIGURE_FORMATS)
-    finally:
-        plt.close(fig)
+    io.write_study({res / SCALING_FILES[0]: table}, fig, Path(args.figures) / SCALING_FIGURE, FIGURE_FORMATS)
     print(f"pps scaling: {len(table)} cells on {len(counts)} maps -> {res / SCALING_FILES[0]}, "
           f"{Path(args.figures) / SCALING_FIGURE}.{{{','.join(FIGURE_FORMATS)}}}")
     return 0
