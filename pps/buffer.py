@@ -88,7 +88,9 @@ class ReplayBuffer:
     def sample(self, batch_size: int) -> EpisodeBatch:
         """`batch_size` distinct episodes per run, truncated to the longest of them (fewer
         padded steps to compute). In a group the truncation is the longest over all runs:
-        the runs' tensors must have one length to stack (DESIGN §3 says what that changes)."""
+        the runs' tensors must have one length to stack. The learner's sums are chunked so
+        that these extra zero-padded steps leave every run's numbers as alone
+        (`pps.nets.row_sums`)."""
         picks = torch.stack([torch.randperm(self.size, generator=g)[:batch_size] for g in self.generators])
         runs = torch.arange(self.n_runs).unsqueeze(1)  # [R, 1] broadcasts against picks [R, batch]
         get = self.storage

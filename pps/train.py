@@ -71,8 +71,9 @@ class Progress:
     rows: list[dict[str, Any]] = field(default_factory=list)
 
 
-def deviations(config: RunConfig, group_size: int = 1) -> list[str]:
-    """Where this run departs from the authors' code (DESIGN §3), for run.json."""
+def deviations(config: RunConfig) -> list[str]:
+    """Where this run departs from the authors' code (DESIGN §3), for run.json. Training in a
+    run group is none: a run's results are the same alone (run.json's `group` records it)."""
     out = [
         "per-agent epsilon draws (authors: one draw for the whole team)",
         "test and RS swap-evaluation episodes run in separate envs and never enter the buffer",
@@ -90,10 +91,6 @@ def deviations(config: RunConfig, group_size: int = 1) -> list[str]:
             out.append(f"SMAX rewards scaled by {config.effective_reward_scale:g} (SMAC's scale; SMAX pays at most ~2)")
     if config.compact_buffer:
         out.append("replay stores observations/states as float16")
-    if group_size > 1:
-        out.append(f"trained in a run group of {group_size}: each replay batch is cut to the longest "
-                   "episode of any run's batch (alone: of its own), so on tasks with varying episode "
-                   "lengths float rounding differs from the run alone")
     return out
 
 
@@ -504,7 +501,7 @@ def _start_record(trainer: Trainer, run: GroupRun, previous: dict[str, Any] | No
         record = dict(previous, status="running", resumed=int(previous.get("resumed", 0)) + 1)
     else:
         record = rr.base_record(config, trainer.info.backend_version, trainer.method.label,
-                                deviations(config, trainer.n_runs))
+                                deviations(config))
         record["env_info"] = dataclasses.asdict(trainer.info)
         record["team_reward"] = registry.backend(config.env).team_reward
         if trainer.swap_runner is not None:  # RS-PPS softmax runs on returns times this (DESIGN §3)

@@ -22,6 +22,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from pps.nets.row_sums import slot_affine
+
 
 class SlotLinear(nn.Module):
     """`S` independent linear layers applied to `[S, M, in]` with one batched matmul.
@@ -47,14 +49,7 @@ class SlotLinear(nn.Module):
             nn.init.uniform_(self.bias[s], -bound, bound)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.weight.shape[1] == 1:
-            # One output (QMIX's state-value head): a batched matrix-vector product, which
-            # torch sends to a different BLAS kernel for one slot than for several, so a run
-            # would round differently alone and in a group. A row-wise dot product is the
-            # same kernel for any slot count.
-            return (x * self.weight).sum(dim=-1, keepdim=True) + self.bias.unsqueeze(1)
-        # baddbmm fuses bias and matmul: [S, M, out] = bias[S, 1, out] + x @ W^T
-        return torch.baddbmm(self.bias.unsqueeze(1), x, self.weight.transpose(1, 2))
+        return slot_affine(x, self.weight, self.bias)
 
 
 class SlotGRUCell(nn.Module):
@@ -70,16 +65,20 @@ class SlotGRUCell(nn.Module):
 
     def input_gates(self, x: torch.Tensor) -> torch.Tensor:
         """The input half of the gates, `[S, M, 3H]`; for a sequence it is computed for all steps at once."""
-        return torch.baddbmm(self.bias_ih.unsqueeze(1), x, self.weight_ih.transpose(1, 2))
+        return slot_affine(x, self.weight_ih, self.bias_ih)
 
     def step(self, gates_x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
         gates_h = torch.baddbmm(self.bias_hh.unsqueeze(1), h, self.weight_hh.transpose(1, 2))
-        x_r, x_z, x_n = gates_x.chunk(3, dim=-1)
-        h_r, h_z, h_n = gates_h.chunk(3, dim=-1)
-        r = torch.sigmoid(x_r + h_r)
-        z = torch.sigmoid(x_z + h_z)
-        n = torch.tanh(x_n + r * h_n)
-        return n + z * (h - n)  # == (1 - z) * n + z * h
+        # GRUCell's r, z, n in 6 ops rather than 10 (the unroll is op-bound at these sizes):
+        # r and z share one sigmoid, n = tanh(x_n + r * h_n) is one addcmul, and the output
+        # (1 - z) * n + z * h is lerp(n, h, z)
+        # (split, not slicing: one backward node per tensor instead of a zero-filled copy per slice)
+        sizes = [2 * self.hidden, self.hidden]
+        x_rz, x_n = gates_x.split(sizes, dim=-1)
+        h_rz, h_n = gates_h.split(sizes, dim=-1)
+        r, z = torch.sigmoid(x_rz + h_rz).chunk(2, dim=-1)
+        n = torch.tanh(torch.addcmul(x_n, r, h_n))
+        return torch.lerp(n, h, z)
 
     def forward(self, x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
         return self.step(self.input_gates(x), h)
@@ -140,20 +139,23 @@ class SlotAgents(nn.Module):
         """A whole sequence from a zero hidden state. x `[S, M, T, in]` -> q `[S, M, T, A]`.
 
         The input layer, the GRU's input gates and the output head are computed for all T
-        steps in one matmul each; only the `h @ W_hh` recurrence loops over time.
+        steps in one matmul each; only the `h @ W_hh` recurrence loops over time. Rows are
+        time-major (step 0's M rows, then step 1's, ...), so the zero-padded steps a run
+        group appends are trailing rows, which `SlotAffine`'s gradients sum exactly.
         """
         s, m, t, _ = x.shape
-        gates_x = self.rnn.input_gates(F.relu(self.fc1(x.reshape(s, m * t, -1)))).reshape(s, m, t, -1)
+        rows = x.transpose(1, 2).reshape(s, t * m, -1)
+        gates_x = self.rnn.input_gates(F.relu(self.fc1(rows))).view(s, t, m, -1)
         h = x.new_zeros(s, m, self.hidden)
         hs = []
-        # unbind, not gates_x[:, :, i]: the backward of T separate selects zero-fills a full
-        # [S, M, T, 3H] gradient per step (O(T^2) memory traffic; 74% of an update's CPU time
+        # unbind, not gates_x[:, i]: the backward of T separate selects zero-fills a full
+        # [S, T, M, 3H] gradient per step (O(T^2) memory traffic; 74% of an update's CPU time
         # at N = 8, T = 60 in a profile). unbind's backward is a single stack.
-        for gates_t in gates_x.unbind(dim=2):
+        for gates_t in gates_x.unbind(dim=1):
             h = self.rnn.step(gates_t, h)
             hs.append(h)
-        hidden = torch.stack(hs, dim=2).reshape(s, m * t, self.hidden)
-        return _ContiguousGrad.apply(self.fc2(hidden)).reshape(s, m, t, self.n_actions)
+        hidden = torch.stack(hs, dim=1).view(s, t * m, self.hidden)
+        return self.fc2(hidden).view(s, t, m, self.n_actions).transpose(1, 2)
 
     def slot_state_dict(self, slot: int) -> dict[str, torch.Tensor]:
         """Slot `slot`'s parameters in `RNNAgent`'s layout (for the reference and tests)."""
@@ -208,22 +210,6 @@ class SlotLayout:
         if self.kind == "per_agent":
             return y.reshape(r, self.n_agents, n_envs // r, *rest).transpose(1, 2).reshape(n_envs, self.n_agents, *rest)
         return y.reshape(n_envs, self.n_agents, *rest)
-
-
-class _ContiguousGrad(torch.autograd.Function):
-    """Identity whose backward hands on a contiguous gradient. The Q-values leave `unroll`
-    through layout reshapes whose gradients are strided differently for one run than for a
-    run group, and the output layer's bias gradient (a sum over rows) rounds differently
-    over differently strided memory; one layout makes a run's gradients the same bits alone
-    and in any group."""
-
-    @staticmethod
-    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
-        return x.view_as(x)
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
-        return grad.contiguous()
 
 
 def _slot_module_view(module: nn.Module, start: int, stop: int) -> nn.Module:
