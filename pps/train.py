@@ -413,11 +413,17 @@ class Trainer:
         atomically; a kill between two runs' files leaves runs at two positions, which
         `run_group` resumes as two groups (each exactly)."""
         c = self.config
+        unfinished = [run for run in self.runs if not run.progress.finished]
+        # One next boundary for the whole group, past its furthest run: a run a few steps
+        # short of this boundary would otherwise trigger another save of every run at the
+        # next iteration (measured: up to one save per run per boundary, 7% of a 3m group
+        # of 5's time). Alone this is the run's own next boundary, as before.
+        furthest = max(run.progress.t_env for run in unfinished)
+        upcoming = (furthest // c.checkpoint_interval + 1) * c.checkpoint_interval
         for i, run in enumerate(self.runs):
             if run.progress.finished:
                 continue
-            p = run.progress
-            p.next_checkpoint = (p.t_env // c.checkpoint_interval + 1) * c.checkpoint_interval
+            run.progress.next_checkpoint = upcoming
             state = self.state_dict(i)
             atomic.write_with(run.out_dir / rr.CHECKPOINT, lambda f: torch.save(state, f))
 

@@ -292,3 +292,23 @@ def test_replay_with_a_run_dimension_samples_each_run_from_its_own_stream():
     other = ReplayBuffer(10, episode_limit=5, n_agents=2, obs_dim=3, state_dim=4, n_actions=2, seed=0)
     other.load_state_dict(state)
     assert torch.equal(other.sample(3).obs, alone.sample(3).obs)
+
+
+@pytest.mark.slow
+def test_a_group_saves_its_checkpoints_once_per_boundary(tmp_path, monkeypatch):
+    """SMAX runs of a group cross a checkpoint boundary at different iterations; the group
+    saves every run once per boundary, not once per run that crosses it."""
+    keys = dict(MPE, env="smax", map="3m", method="qmix", t_max=3000, n_envs=8, batch_size=16, buffer_size=200,
+                target_update_interval=100, epsilon_anneal_steps=10000, eval_interval=3000, checkpoint_interval=500)
+    saves: list[list[int]] = []
+    real = Trainer.save_checkpoints
+
+    def save_checkpoints(self):
+        saves.append([run.progress.t_env for run in self.runs])
+        real(self)
+
+    monkeypatch.setattr(Trainer, "save_checkpoints", save_checkpoints)
+    run_group(configs(keys, [0, 1, 2, 3]), [tmp_path / f"g{s}" for s in range(4)], show_progress=False)
+    boundaries = [max(t) // 500 for t in saves]
+    assert len(saves) >= 4 and len(set(boundaries)) == len(boundaries), saves
+    assert any(len(set(t)) > 1 for t in saves), "the runs never differed in steps: the test proves nothing"
