@@ -88,19 +88,13 @@ def _chunked_parameter_grads(x: torch.Tensor, grad: torch.Tensor) -> tuple[torch
     for start in range(0, k, ROW_CHUNK):
         xc, gc = x[:, start:start + ROW_CHUNK], grad[:, start:start + ROW_CHUNK]
         if xc.shape[1] < ROW_CHUNK:
-            xc, gc = _zero_pad_rows(xc), _zero_pad_rows(gc)
+            xc, gc = row_chunks(xc)[:, 0], row_chunks(gc)[:, 0]
         # one output: a matrix-vector product would take another BLAS kernel; elementwise instead
         part_w = (gc * xc).sum(dim=1, keepdim=True) if single else torch.bmm(gc.transpose(1, 2), xc)
         part_b = gc.sum(dim=1)
         grad_w = part_w if grad_w is None else grad_w + part_w
         grad_b = part_b if grad_b is None else grad_b + part_b
     return grad_w, grad_b
-
-
-def _zero_pad_rows(x: torch.Tensor) -> torch.Tensor:
-    padded = x.new_zeros(x.shape[0], ROW_CHUNK, *x.shape[2:])
-    padded[:, : x.shape[1]] = x
-    return padded
 
 
 def affine(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
