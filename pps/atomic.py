@@ -2,33 +2,69 @@
 
 Everything the suite writes goes to a temporary file in the target's folder, is flushed
 to disk, then renamed over the target (`os.replace` is atomic on POSIX within a folder).
+
+Two manners for shared machines:
+
+* Files get the permissions of any file the user creates (0666 minus the umask, so 0644
+  by default): `tempfile.mkstemp` would make every output 0600 and hide results from
+  collaborators. The temporary file is created with `O_CREAT | O_EXCL`, which is what
+  makes `mkstemp` safe, but with mode 0666 so the kernel applies the umask.
+* A full disk, a read-only folder or a folder without write permission becomes one
+  `UserError` naming the file (`pps.errors.storage_error`); the target is untouched,
+  because the rename never happened and the temporary file is removed.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import tempfile
+import secrets
 from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any, Iterator
 
+from pps.errors import is_storage_error, storage_error
+
+_TRIES = 100  # name collisions between concurrent writers of one target are astronomically rare
+
+
+def _create_temp(path: Path) -> Path:
+    """A new, empty file beside `path` whose mode honours the umask (unlike mkstemp's 0600)."""
+    for _ in range(_TRIES):
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            return tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name beside {path}")
+
 
 @contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path beside `path`; on success it replaces `path`, on error it is removed."""
+    """Yield a temporary path beside `path`; on success it replaces `path`, on error it is removed.
+
+    An OSError that means the storage refused the write (disk full, read-only, permission)
+    is raised as a one-line `UserError` naming `path`; anything else propagates unchanged.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    tmp: Path | None = None
     try:
-        yield Path(tmp)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = _create_temp(path)
+        yield tmp
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+    except BaseException as err:
+        if tmp is not None:
+            try:
+                tmp.unlink(missing_ok=True)
+            except OSError:  # a read-only folder may not let us tidy up either
+                pass
+        if is_storage_error(err):
+            raise storage_error(path, err) from None
         raise
 
 

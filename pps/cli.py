@@ -38,8 +38,19 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}. See '{self.prog} --help'.\n")
 
 
+def version() -> str:
+    """The installed distribution's version (what a bug report or a results README should quote)."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("pps-bench")
+    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
 def build_parser(argv: list[str]) -> tuple[argparse.ArgumentParser, str | None]:
     parser = _Parser(prog="pps", description="pps-bench: periodically parameter-shared MARL benchmarks")
+    parser.add_argument("--version", action="version", version=f"pps-bench {version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     chosen = next((a for a in argv if not a.startswith("-")), None)
     for name, (module_name, help_text) in COMMANDS.items():

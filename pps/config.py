@@ -1,9 +1,10 @@
 """Typed run configuration: defaults, YAML/CLI loading and validation (DESIGN §5).
 
 One flat namespace of run keys. Defaults are the authors' values (DESIGN §3) except where
-the suite deliberately deviates (`n_envs`, `groups`), which `run.json` records. Every way
-in (YAML file, `--set KEY=VALUE`, Python) goes through `resolve_config`, so an unknown key
-or a bad value is reported the same way everywhere: as a `UserError` naming what is valid.
+the suite deliberately deviates (`n_envs`, `groups`, `rs_swap_agent_id`), which `run.json`
+records. Every way in (YAML file, `--set KEY=VALUE`, Python) goes through `resolve_config`,
+so an unknown key or a bad value is reported the same way everywhere: as a `UserError`
+naming what is valid.
 """
 
 from __future__ import annotations
@@ -79,8 +80,14 @@ class RunConfig:
     eval_interval: int = 5000
     eval_episodes: int = 32
     # PPS
-    rs_temperature: float = 1.0
+    # RS-PPS softmax temperature, on the task's normalised score (pps.rs_scores: 0 = floor,
+    # 1 = solved), so it means the same on every backend; 0.05 is softmax of SMAC returns.
+    rs_temperature: float = 0.2
     rs_eval_episodes: int = 10
+    # The agent id network i sees while it plays every seat of the RS-PPS swap evaluation:
+    # "own" (i's, the only id a per-agent network is trained on) or "agent" (the seat's, as
+    # the authors' code does).
+    rs_swap_agent_id: str = "own"
     pp_shared: tuple[str, ...] = DEFAULT_PP_SHARED
     opt_state_on_aggregate: str = "keep"  # "keep" | "average" | "reset"
     # infrastructure
@@ -125,6 +132,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "mixer": ("qmix", "vdn"),
     "optimizer": ("adam", "rmsprop"),
     "opt_state_on_aggregate": ("keep", "average", "reset"),
+    "rs_swap_agent_id": ("own", "agent"),
     "device": ("cpu", "cuda"),
 }
 _POSITIVE_INT = (

@@ -78,13 +78,18 @@ def clip_grad_norm_per_run(params: list[nn.Parameter], max_norm: float, n_runs: 
     """`torch.nn.utils.clip_grad_norm_` for each run of a group on its own: every parameter's
     leading dimension holds R equal run blocks (agent slots or mixer runs, run after run);
     run r's gradient is scaled by min(1, max_norm / (||g_r|| + 1e-6)) with ||g_r|| the norm
-    over all of run r's blocks, as torch computes it for a run alone. Returns the R norms."""
+    over all of run r's blocks, as torch computes it for a run alone. Returns the R norms.
+
+    Each run's norms are taken over that run's own block, a tensor of the size it has alone:
+    a reduction over `[R, L]` would split its work (threads, vector lanes) by R, and a run's
+    norm would round differently in a group."""
     grads = [p.grad.view(n_runs, -1) for p in params if p.grad is not None]
-    norms = torch.stack([torch.linalg.vector_norm(g, dim=1) for g in grads], dim=1)  # [R, P]
-    total = torch.linalg.vector_norm(norms, dim=1)  # [R]
-    coef = torch.clamp(max_norm / (total + 1e-6), max=1.0).unsqueeze(1)
+    total = torch.stack([torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g[r]) for g in grads]))
+                         for r in range(n_runs)])  # [R]
+    coef = torch.clamp(max_norm / (total + 1e-6), max=1.0)
     for g in grads:
-        g.mul_(coef)
+        for r in range(n_runs):
+            g[r].mul_(coef[r])
     return total
 
 
@@ -94,8 +99,8 @@ class Learner:
     A run group (`n_runs` R > 1) trains R independent runs at once: the agents' slots and
     the mixer's parameters hold R run blocks (see `SlotLayout`, `QMixer`), a batch holds R
     run blocks of episodes, each run's loss is its own masked mean, the summed loss's
-    gradient is therefore each run's own, and clipping is per run. Adam and RMSprop are
-    element-wise, so one optimiser over the stacked tensors is R optimisers.
+    gradient is therefore each run's own, and clipping and the optimiser step are per run
+    (each on the run's own block of every tensor, so they round as they do alone).
     """
 
     def __init__(self, agents: SlotAgents, layout: SlotLayout, mixer: nn.Module, cfg: LearnerConfig) -> None:
@@ -106,12 +111,12 @@ class Learner:
         self.params = list(agents.parameters()) + list(mixer.parameters())
         if cfg.optimizer == "adam":
             # fused: one kernel per parameter instead of ~10 foreach passes (2.6x faster on
-            # CPU at the default sizes; the same update, rounded per element alike in any group)
+            # CPU at the default sizes); `SlotOptimizer` applies it to each run's block alone
             self.optimizer: torch.optim.Optimizer = torch.optim.Adam(self.params, lr=cfg.lr, fused=True)
         else:  # PyMARL's RMSprop settings
             self.optimizer = torch.optim.RMSprop(self.params, lr=cfg.lr, alpha=0.99, eps=1e-5)
         # steps the optimiser and lets aggregation restart single agent slots (`reset` policy)
-        self.slot_optimizer = SlotOptimizer(self.optimizer)
+        self.slot_optimizer = SlotOptimizer(self.optimizer, self.n_runs)
         self.updates = 0
 
     def agent_qs(self, agents: SlotAgents, inputs: torch.Tensor) -> torch.Tensor:
@@ -133,7 +138,10 @@ class Learner:
             chooser = q[:, 1:].detach() if cfg.double_q else target_q
             best = chooser.masked_fill(unavailable, NEG_INF).argmax(dim=-1, keepdim=True)
             next_q = target_q.gather(-1, best).squeeze(-1)
-            next_tot = self.target_mixer(next_q, batch.state[:, 1:])
+            # time-major like the online mixer below: a row's place in the mixer's matmuls
+            # must not depend on how long the other episodes of the batch are
+            next_tot = self._batch_major(self.target_mixer(self._time_major(next_q),
+                                                           self._time_major(batch.state[:, 1:])))
             targets = td_lambda_targets(batch.reward * cfg.reward_scale, batch.terminated, batch.filled,
                                         next_tot, cfg.gamma, cfg.td_lambda)
         # time-major from here on ([R, T, B/R]): a group's zero-padded steps are then trailing
@@ -147,6 +155,11 @@ class Learner:
     def _time_major(self, x: torch.Tensor) -> torch.Tensor:
         """`[B, T, *f]` (R run blocks of B/R episodes) -> `[R, T, B/R, *f]`."""
         return x.reshape(self.n_runs, -1, *x.shape[1:]).transpose(1, 2)
+
+    @staticmethod
+    def _batch_major(x: torch.Tensor) -> torch.Tensor:
+        """The inverse of `_time_major`: `[R, T, B/R, *f]` -> `[B, T, *f]`."""
+        return x.transpose(1, 2).flatten(0, 1)
 
     def update(self, batch: EpisodeBatch) -> list[float]:
         """One learner update of every run; returns each run's loss."""

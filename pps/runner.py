@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import torch
 
 from pps.buffer import EpisodeBatch
+from pps.devices import env_device
 from pps.envs.base import VecMultiAgentEnv
 from pps.learner import NEG_INF
 from pps.nets.agents import SlotAgents, SlotLayout
@@ -75,10 +76,21 @@ def select_actions(q: torch.Tensor, avail: torch.Tensor, epsilon: float | Sequen
 
 
 class Runner:
-    """Plays episodes with a given slot network in one vectorised env."""
+    """Plays episodes with a given slot network in one vectorised env.
 
-    def __init__(self, env: VecMultiAgentEnv, layout: SlotLayout, device: torch.device) -> None:
+    Two devices (`pps.devices`): the agents' (`device`, the learner's) and the env's
+    (`env_device`, the host), where the episode bookkeeping, the exploration draws from the
+    runs' CPU generators and the recorded `EpisodeBatch` stay. A step copies the agents'
+    input to `device` once and their Q-values back once; the env needs its actions on the
+    host, so nothing else crosses per step.
+    """
+
+    def __init__(self, env: VecMultiAgentEnv, layout: SlotLayout, device: torch.device,
+                 agent_ids: torch.Tensor | None = None) -> None:
         self.env, self.layout, self.device = env, layout, device
+        # `[B, N, N]` one-hot ids the agents see; None: agent k sees k (`swap_agent_ids`)
+        self.agent_ids = agent_ids
+        self.env_device = env_device(env)
         info = env.info
         self.n_envs, self.n_agents, self.n_actions = env.n_envs, info.n_agents, info.n_actions
         self.limit = info.episode_limit
@@ -119,10 +131,12 @@ class Runner:
         hidden = self.layout.to_slots(torch.zeros(b, n, agents.hidden, device=self.device))
         last_action = torch.zeros(b, n, a)
         agent_ids = torch.eye(n).expand(b, n, n)
+        if self.agent_ids is not None:
+            agent_ids = self.agent_ids.to(agent_ids.device)
         for t in range(limit):
             x = torch.cat([obs, last_action, agent_ids], dim=-1).to(self.device)
             q, hidden = agents.step(self.layout.to_slots(x), hidden)
-            q = self.layout.from_slots(q, b).cpu()
+            q = self.layout.from_slots(q, b).to(self.env_device)
             playing = running.view(self.n_runs, -1).any(dim=1).tolist() if self.n_runs > 1 else None
             actions = select_actions(q, avail, epsilon, generator, playing)
             result = self._timed(self.env.step, actions)
@@ -162,6 +176,22 @@ def swap_layout_agents(agents: SlotAgents, n_agents: int | None = None) -> SlotL
     (agent i's; in a run group, slot rN+i is run r's agent i). `n_agents` is the env's agent
     count, which equals the slot count for a run alone."""
     return SlotLayout("per_env_group", agents.n_slots if n_agents is None else n_agents, agents.n_slots)
+
+
+def swap_agent_ids(n_agents: int, n_slots: int, episodes_per_slot: int, mode: str) -> torch.Tensor | None:
+    """The ids of the swap evaluation's `[B, N, N]` inputs (B = n_slots * episodes_per_slot
+    envs, block g played by slot g, which is agent g % N's network): `agent` gives seat k
+    id k, as in training (None: the runner's default); `own` gives every seat of block g
+    the id of the agent whose network plays it. A per-agent network has only ever seen
+    its own id, so `own` evaluates it on inputs it was trained on; with `agent`, the input
+    weights of the other ids are untrained (or averaged in at the last aggregation)."""
+    if mode == "agent":
+        return None
+    if mode != "own":
+        raise ValueError(f"unknown swap agent id mode {mode!r}; valid: own, agent")
+    owner = torch.arange(n_slots) % n_agents
+    ids = torch.eye(n_agents)[owner].repeat_interleave(episodes_per_slot, dim=0)  # [B, N]
+    return ids.unsqueeze(1).expand(-1, n_agents, -1).contiguous()
 
 
 @torch.no_grad()

@@ -16,6 +16,14 @@ float rounding. A slot stops being tracked once its corrections equal the shared
 momentum or centring), so zeroing its running average already *is* a fresh optimiser:
 its first step after a reset is, like a fresh RMSprop's first step, 1/sqrt(1 - alpha)
 (10x at alpha = 0.99) the learning rate.
+
+A run group (R runs stacked along every parameter's leading dimension) is stepped run by
+run: torch's update is applied to each run's own block, a tensor of exactly the size that
+run's parameter has alone. Element-wise maths in principle, but the CPU kernels (fused Adam
+above all) treat a tensor's vector body and its tail differently, so stepping the stacked
+tensor at once would round a run's last elements differently alone and in a group. The
+optimiser's state stays torch's own (one `Adam`/`RMSprop` state per stacked tensor, one
+shared `step`), so checkpoints keep their format.
 """
 
 from __future__ import annotations
@@ -23,6 +31,8 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from torch.optim.adam import adam
+from torch.optim.rmsprop import rmsprop
 
 # Moment buffers that a restart zeroes: Adam's and RMSprop's (the latter's optional ones too).
 MOMENT_KEYS = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq", "square_avg", "momentum_buffer", "grad_avg")
@@ -32,18 +42,23 @@ _NEGLIGIBLE = 1e-12
 class SlotOptimizer:
     """`optimizer.step()` plus per-slot restarts (see the module docstring)."""
 
-    def __init__(self, optimizer: torch.optim.Optimizer) -> None:
-        self.optimizer = optimizer
+    def __init__(self, optimizer: torch.optim.Optimizer, n_runs: int = 1) -> None:
+        self.optimizer, self.n_runs = optimizer, n_runs
         self.is_adam = isinstance(optimizer, torch.optim.Adam)
-        if self.is_adam:
-            for group in optimizer.param_groups:
-                if group.get("amsgrad") or group.get("weight_decay") or group.get("maximize"):
-                    raise ValueError("SlotOptimizer supports plain Adam only (no amsgrad, weight decay or maximize)")
+        if not self.is_adam and not isinstance(optimizer, torch.optim.RMSprop):
+            raise ValueError(f"SlotOptimizer steps Adam or RMSprop, not {type(optimizer).__name__}")
+        for group in optimizer.param_groups:
+            if group.get("amsgrad") or group.get("weight_decay") or group.get("maximize") \
+                    or group.get("momentum") or group.get("centered") or group.get("capturable") \
+                    or group.get("differentiable"):
+                raise ValueError("SlotOptimizer supports plain Adam and RMSprop only (no amsgrad, weight "
+                                 "decay, maximize, momentum, centring, capturable or differentiable)")
         # parameter order and groups are fixed once the optimiser exists: look them up once
         self._param_list = [p for group in optimizer.param_groups for p in group["params"]]
         self._group = [group for group in optimizer.param_groups for _ in group["params"]]
         self._index = {id(p): i for i, p in enumerate(self._param_list)}
-        # param index -> int64 [S]: the shared step at which each slot restarted (0 = never)
+        # param index -> int64 [S] on the host, whatever the parameters' device: the shared
+        # step at which each slot restarted (0 = never)
         self.restarted_at: dict[int, torch.Tensor] = {}
 
     def _group_of(self, param: torch.Tensor) -> dict[str, Any]:
@@ -69,16 +84,61 @@ class SlotOptimizer:
     @torch.no_grad()
     def step(self) -> None:
         if not self.restarted_at:
-            self.optimizer.step()
+            self._step_runs()
             return
         params = self._param_list
         # slots restarted at some step > 0 (a restart at 0 is the optimiser's own start)
         young = {i: (at > 0).nonzero().flatten() for i, at in self.restarted_at.items()}
         before = {i: params[i].data[slots].clone() for i, slots in young.items()}
-        self.optimizer.step()
+        self._step_runs()
         for i, slots in young.items():
             self._fresh_update(params[i], self.restarted_at[i][slots], slots, before[i])
         self._forget_grown_slots(params)
+
+    def _step_runs(self) -> None:
+        """`optimizer.step()`, applied to each run's block of every parameter in turn (see
+        the module docstring); a run alone (R = 1) goes through the same calls."""
+        r_runs = self.n_runs
+        for group in self.optimizer.param_groups:
+            params = [p for p in group["params"] if p.grad is not None]
+            if not params:
+                continue
+            states = [self._state(p, group) for p in params]
+            steps = [state["step"] for state in states]
+            # the shared step counters advance once per update: the first run advances them,
+            # the others step copies taken before
+            copies = [[s.clone() for s in steps] for _ in range(r_runs - 1)]
+            for r in range(r_runs):
+                def own(t: torch.Tensor) -> torch.Tensor:
+                    return t.view(r_runs, -1)[r]
+                run_steps = steps if r == 0 else copies[r - 1]
+                grads = [own(p.grad) for p in params]
+                if self.is_adam:
+                    adam(
+                        [own(p) for p in params], grads, [own(st["exp_avg"]) for st in states],
+                        [own(st["exp_avg_sq"]) for st in states], [], run_steps,
+                        foreach=group["foreach"], fused=group["fused"], amsgrad=False,
+                        beta1=group["betas"][0], beta2=group["betas"][1], lr=group["lr"],
+                        weight_decay=0.0, eps=group["eps"], maximize=False)
+                else:
+                    rmsprop(
+                        [own(p) for p in params], grads, [own(st["square_avg"]) for st in states], [], [],
+                        run_steps, foreach=group["foreach"], lr=group["lr"], alpha=group["alpha"],
+                        eps=group["eps"], weight_decay=0.0, momentum=0.0, centered=False)
+
+    def _state(self, param: torch.Tensor, group: dict[str, Any]) -> dict[str, Any]:
+        """The optimiser's state for `param`, created as torch creates it on a first step."""
+        state = self.optimizer.state[param]
+        if not state:
+            fused = bool(group.get("fused"))
+            # torch keeps the step on the parameter's device for fused Adam, on the host otherwise
+            state["step"] = torch.zeros((), dtype=torch.float32, device=param.device if fused else "cpu")
+            if self.is_adam:
+                state["exp_avg"] = torch.zeros_like(param, memory_format=torch.preserve_format)
+                state["exp_avg_sq"] = torch.zeros_like(param, memory_format=torch.preserve_format)
+            else:
+                state["square_avg"] = torch.zeros_like(param, memory_format=torch.preserve_format)
+        return state
 
     def _fresh_update(self, param: torch.Tensor, restarted_at: torch.Tensor, slots: torch.Tensor,
                       old: torch.Tensor) -> None:
@@ -91,8 +151,9 @@ class SlotOptimizer:
         shared = int(state["step"])
         age = (shared - restarted_at).to(torch.float64)
         shape = (-1,) + (1,) * (param.dim() - 1)
-        step_size = (group["lr"] / (1 - beta1 ** age)).view(shape).to(param.dtype)
-        correction2 = (1 - beta2 ** age).sqrt().view(shape).to(param.dtype)
+        # the restart steps are host bookkeeping; the corrections join the moments on their device
+        step_size = (group["lr"] / (1 - beta1 ** age)).view(shape).to(device=param.device, dtype=param.dtype)
+        correction2 = (1 - beta2 ** age).sqrt().view(shape).to(device=param.device, dtype=param.dtype)
         m, v = state["exp_avg"][slots], state["exp_avg_sq"][slots]
         denom = v.sqrt() / correction2 + group["eps"]
         param.data[slots] = old - step_size * m / denom
@@ -120,4 +181,4 @@ class SlotOptimizer:
             self.restarted_at = {}
             return
         self.optimizer.load_state_dict(state["optimizer"])
-        self.restarted_at = {int(i): t.clone() for i, t in state["restarted_at"].items()}
+        self.restarted_at = {int(i): t.to("cpu", copy=True) for i, t in state["restarted_at"].items()}

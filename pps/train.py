@@ -33,10 +33,11 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from pps import atomic
+from pps import atomic, host_memory, run_lock
 from pps import run_record as rr
 from pps.buffer import ReplayBuffer
 from pps.config import RunConfig
+from pps.devices import ENV_DEVICE, HOST, learner_device, to_host
 from pps.envs import registry
 from pps.learner import Learner, LearnerConfig
 from pps.methods import get_method
@@ -44,7 +45,10 @@ from pps.nets.agents import SlotAgents, SlotLayout
 from pps.nets.mixers import make_mixer
 from pps import runstack
 from pps.envs.group import RunGroupEnv
-from pps.runner import Runner, epsilon_at, swap_layout_agents, swap_scores_per_run
+from pps.rs_scores import ScoreScale, score_scale
+from pps.runner import Runner, epsilon_at, swap_agent_ids, swap_layout_agents, swap_scores_per_run
+from pps.errors import UserError
+from pps.run_cost import CostShares, cost_record
 from pps.seeding import seed_everything, stream_seeds
 from pps.sharing import Aggregator, sharing_groups
 from pps.timing import SectionTimer, peak_rss_mb
@@ -65,6 +69,7 @@ class Progress:
     swap_env_steps: int = 0
     rs_weight_peaks: list[float] = field(default_factory=list)  # per RS-PPS event, see weight_peak
     time_s: dict[str, float] = field(default_factory=dict)  # seconds per pps.timing section
+    cost_share: dict[str, Any] | None = None  # this run's share of time_s/wall_s as last checkpointed (pps.run_cost)
     finished: bool = False
     train_returns: list[float] = field(default_factory=list)
     losses: list[float] = field(default_factory=list)
@@ -84,7 +89,11 @@ def deviations(config: RunConfig) -> list[str]:
     if config.groups == "unit_type" and method.aggregates:
         out.append("aggregation groups by unit type (authors: all agents in one group)")
     if method.aggregation == "reward_weighted":
-        out.append("RS-PPS weights from a real swap evaluation on SMAC-scale returns (authors: from zeros, = A-PPS)")
+        out.append(f"RS-PPS weights from a real swap evaluation, softmax(normalised score / {config.rs_temperature:g}) "
+                   f"(authors: from zeros, = A-PPS)")
+        if config.rs_swap_agent_id == "own":
+            out.append("RS swap evaluation gives each network its own agent id in every seat "
+                       "(authors: the id of the seat it plays)")
     if config.env == "smax":
         out.append("SMAX world state rescaled to [-1, 1]")
         if config.effective_reward_scale != 1.0:
@@ -152,11 +161,10 @@ class Trainer:
         torch.set_num_threads(c.threads)
         seed_everything(c.seed)
         seeds = [stream_seeds(cfg.seed) for cfg in configs]
-        self.device = torch.device(c.device)
-        if self.device.type == "cuda" and not torch.cuda.is_available():
-            from pps.errors import UserError
-            raise UserError("device: cuda was asked for, but torch sees no CUDA device. Use --set device=cpu.")
-        self.train_env = RunGroupEnv([registry.make_env(c.env, c.map, c.n_envs, s["train_env"], device=c.device)
+        # the learner's device; envs, replay and RNG stay on the host (`pps.devices`)
+        self.device = learner_device(c.device)
+        env_device = str(ENV_DEVICE)
+        self.train_env = RunGroupEnv([registry.make_env(c.env, c.map, c.n_envs, s["train_env"], device=env_device)
                                       for s in seeds])
         info = self.info = self.train_env.info
         n, a = info.n_agents, info.n_actions
@@ -179,7 +187,7 @@ class Trainer:
         n_eval_envs = min(c.eval_episodes, MAX_EVAL_ENVS)
         self.runs: list[GroupRun] = []
         for i, (cfg, out, s) in enumerate(zip(configs, out_dirs, seeds)):
-            test_env = registry.make_env(c.env, c.map, n_eval_envs, s["test_env"], device=c.device)
+            test_env = registry.make_env(c.env, c.map, n_eval_envs, s["test_env"], device=env_device)
             self.runs.append(GroupRun(
                 config=cfg, out_dir=out, progress=Progress(next_checkpoint=c.checkpoint_interval),
                 explore=torch.Generator().manual_seed(s["explore"]), test_env=test_env,
@@ -195,12 +203,16 @@ class Trainer:
                                          c.pp_shared, c.opt_state_on_aggregate)
             self.aggregator.parameter_names(self.agents)  # fail early on a bad pp_shared list
             if self.method.aggregation == "reward_weighted":
+                self.rs_scale: ScoreScale = score_scale(c.env, c.map)
                 swap_env = RunGroupEnv([registry.make_env(c.env, c.map, n * c.rs_eval_episodes, s["swap_env"],
-                                                          device=c.device) for s in seeds])
-                self.swap_runner = Runner(swap_env, swap_layout_agents(self.agents, n), self.device)
+                                                          device=env_device) for s in seeds])
+                ids = swap_agent_ids(n, r * n, c.rs_eval_episodes, c.rs_swap_agent_id)
+                self.swap_runner = Runner(swap_env, swap_layout_agents(self.agents, n), self.device, agent_ids=ids)
         self.group_time_s: dict[str, float] = {}
         self.timer = SectionTimer(self.group_time_s)
         self.wall_s = 0.0
+        self.costs = CostShares(r)
+        self._started: float | None = None  # perf_counter() at the (virtual) start of training
 
     # ---- a run alone: the group of one ----------------------------------------------
     @property
@@ -217,7 +229,11 @@ class Trainer:
         """Train until every run has reached `t_max`; each run is finished (`finish`) as soon
         as it gets there."""
         c = self.config
-        started = time.perf_counter() - self.wall_s
+        # from here on the group's cost is split among its runs (after a resume: on top of
+        # what each run's checkpoint says it was charged before)
+        self.costs = CostShares(self.n_runs, self.wall_s, self.group_time_s,
+                                [run.progress.cost_share for run in self.runs])
+        started = self._started = time.perf_counter() - self.wall_s
         label = f"{c.map} {c.method}" + (f" K={c.effective_interval}" if self.aggregator else "")
         if self.n_runs > 1:
             label += f" x{self.n_runs} seeds"
@@ -306,10 +322,9 @@ class Trainer:
             run.progress.aggregations += 1
 
     def rs_scores(self, returns: torch.Tensor) -> torch.Tensor:
-        """RS-PPS scores on the learner's reward scale: the swap-evaluation returns are the
-        backend's raw team returns (SMAX: at most ~2), the softmax is meant for SMAC-scale
-        returns (the authors'), so one `rs_temperature` means the same on every backend."""
-        return returns * self.config.effective_reward_scale
+        """RS-PPS scores: the swap evaluation's raw team returns as the task's normalised
+        score (`pps.rs_scores`), so one `rs_temperature` means the same on every backend."""
+        return self.rs_scale(returns)
 
     def evaluate(self, run: GroupRun, bar: tqdm) -> None:
         """Greedy test episodes of one run, in its own test envs, with its own slots."""
@@ -350,21 +365,29 @@ class Trainer:
         self.save_model(i)
         updates = self.learner.updates
         run.record |= {
-            "status": "finished", "ended_at": rr.now(), "wall_s": round(p.wall_s, 3),
+            "status": "finished", "ended_at": rr.now(),
             "t_env": p.t_env, "episodes": p.episodes, "updates": updates,
             "aggregations": p.aggregations, "swap_eval_env_steps": p.swap_env_steps,
             "rs_weight_peaks": rs_weight_summary(p.rs_weight_peaks),
-            "time_s": self.timer.breakdown(self.wall_s),
-            "learner_ms_per_update": (round(1000 * self.group_time_s.get("learner", 0.0) / updates, 3)
-                                      if updates else None),
-            "peak_rss_mb": peak_rss_mb(),
-            "steps_per_s": round(p.t_env / p.wall_s, 1) if p.wall_s > 0 else None,
+            **self.cost_fields(i),
         }
         rr.write_run_json(run.out_dir, run.record)
         atomic.write_text(run.out_dir / rr.METRICS, rr.metrics_text(p.rows))
         (run.out_dir / rr.PARTIAL).unlink(missing_ok=True)
         (run.out_dir / rr.CHECKPOINT).unlink(missing_ok=True)
         p.finished = True
+
+    def cost_fields(self, i: int) -> dict[str, Any]:
+        """Run i's cost for run.json: its share at top level, the group's totals in
+        `group_cost` (pps.run_cost). Charges the group's time so far first, up to now: the
+        loop reads the clock once per pass, and the run's final evaluation came after that."""
+        if self._started is not None:
+            self.wall_s = max(self.wall_s, time.perf_counter() - self._started)
+        self.costs.advance(self.wall_s, self.group_time_s,
+                           [j for j, run in enumerate(self.runs) if not run.progress.finished])
+        return cost_record(self.costs.state(i), self.wall_s, self.group_time_s, self.runs[i].progress.t_env,
+                           sum(run.progress.t_env for run in self.runs), self.learner.updates, self.n_runs,
+                           peak_rss_mb())
 
     # ---- checkpoint / resume ----------------------------------------------------------
     def state_dict(self, i: int = 0) -> dict[str, Any]:
@@ -376,14 +399,15 @@ class Trainer:
             envs["swap"] = self.swap_runner.env.envs[i]
         return {
             "config": run.config.to_dict(),
-            "learner": self.learner.state_dict(i),
+            "learner": to_host(self.learner.state_dict(i)),  # loads on any machine
             "buffer": self.buffer.state_dict(i),
             "explore": run.explore.get_state(),
             "env_rng": {k: e.get_rng_state() for k, e in envs.items()},
             "python_rng": random.getstate(),
             "numpy_rng": np.random.get_state(),
             "torch_rng": torch.get_rng_state(),
-            "progress": dict(run.progress.__dict__, time_s=dict(self.group_time_s), wall_s=self.wall_s),
+            "progress": dict(run.progress.__dict__, time_s=dict(self.group_time_s), wall_s=self.wall_s,
+                             cost_share=self.costs.state(i)),
         }
 
     def load_state_dicts(self, states: list[dict[str, Any]]) -> None:
@@ -419,6 +443,7 @@ class Trainer:
         # next iteration (measured: up to one save per run per boundary, 7% of a 3m group
         # of 5's time). Alone this is the run's own next boundary, as before.
         furthest = max(run.progress.t_env for run in unfinished)
+        self.costs.advance(self.wall_s, self.group_time_s, [self.runs.index(run) for run in unfinished])
         upcoming = (furthest // c.checkpoint_interval + 1) * c.checkpoint_interval
         for i, run in enumerate(self.runs):
             if run.progress.finished:
@@ -437,7 +462,9 @@ class Trainer:
         states = []
         for run, path in zip(self.runs, paths):
             # mmap: the replay chunks are read into the buffer one at a time, not all at once first
-            state = torch.load(path, map_location=self.device, weights_only=False, mmap=True)
+            # on the host: RNG states must stay there, and the replay must not pass through
+            # the device; the learner's load copies its own tensors to the device
+            state = torch.load(path, map_location=HOST, weights_only=False, mmap=True)
             rr.check_same_run(run.out_dir, state, run.config)
             states.append(state)
         self.load_state_dicts(states)
@@ -445,8 +472,8 @@ class Trainer:
 
     def save_model(self, i: int = 0) -> None:
         run = self.runs[i]
-        agents = {k: v.detach().clone() for k, v in run.agents.state_dict().items()}
-        mixer = runstack.split(self.learner.mixer.state_dict(), i, self.n_runs)
+        agents = {k: v.detach().to(HOST, copy=True) for k, v in run.agents.state_dict().items()}
+        mixer = to_host(runstack.split(self.learner.mixer.state_dict(), i, self.n_runs))
         model = {"agents": agents, "mixer": mixer, "config": run.config.to_dict(),
                  "env_info": dataclasses.asdict(self.info)}
         atomic.write_with(run.out_dir / rr.MODEL, lambda f: torch.save(model, f))
@@ -458,15 +485,35 @@ def checkpoint_position(out_dir: Path) -> int:
     path = Path(out_dir) / rr.CHECKPOINT
     if not path.exists():
         return 0
-    state = torch.load(path, map_location="cpu", weights_only=False, mmap=True)
-    return int(state["progress"]["episodes"])
+    try:  # the first read of every checkpoint: a damaged one stops here, before anything is written
+        state = torch.load(path, map_location="cpu", weights_only=False, mmap=True)
+        return int(state["progress"]["episodes"])
+    except Exception as err:  # torch raises RuntimeError, EOFError, UnpicklingError, ... by how it is damaged
+        reason = (str(err).strip().splitlines() or [""])[0].split(". ")[0][:160]  # torch's first sentence
+        raise UserError(f"'{path}' is damaged or not a pps checkpoint ({type(err).__name__}: {reason}). "
+                        f"Delete it and run the same command again to train this run from step 0, "
+                        f"or put back a good copy to resume.") from None
 
 
 def run_group(configs: list[RunConfig], out_dirs: list[Path], show_progress: bool = True) -> list[str]:
     """Train (or resume, or skip) runs of one cell in one process. Finished runs are skipped;
     the others train together, in as many groups as they have distinct checkpoint positions
-    (normally one). Returns each run's outcome: 'finished', 'resumed' or 'already finished'."""
+    (normally one). Returns each run's outcome: 'finished', 'resumed' or 'already finished'.
+
+    Before anything is written it checks that the group fits in memory (`pps.host_memory`);
+    then it holds every run folder's lock (`pps.run_lock`) for as long as it works there."""
     out_dirs = [Path(d) for d in out_dirs]
+    host_memory.check_fits(configs)
+    for out in out_dirs:
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise UserError(f"run folder '{out}' cannot be created: {err.strerror or err}.") from None
+    with run_lock.hold_all(out_dirs):
+        return _run_group_locked(configs, out_dirs, show_progress)
+
+
+def _run_group_locked(configs: list[RunConfig], out_dirs: list[Path], show_progress: bool) -> list[str]:
     outcomes: dict[int, str] = {}
     todo: dict[int, list[int]] = {}
     previous: dict[int, dict[str, Any] | None] = {}
@@ -493,8 +540,11 @@ def run_group(configs: list[RunConfig], out_dirs: list[Path], show_progress: boo
             trainer.train()
         except BaseException:
             for run in trainer.active:
-                run.record |= {"status": "failed", "ended_at": rr.now(), "wall_s": round(trainer.wall_s, 3)}
-                rr.write_run_json(run.out_dir, run.record)
+                run.record |= {"status": "failed", "ended_at": rr.now(), **trainer.cost_fields(trainer.runs.index(run))}
+                try:
+                    rr.write_run_json(run.out_dir, run.record)
+                except (UserError, OSError):  # e.g. the disk that just filled up: report the first error
+                    pass
             raise
         for i in members:
             outcomes[i] = "resumed" if resumed else "finished"
@@ -510,8 +560,8 @@ def _start_record(trainer: Trainer, run: GroupRun, previous: dict[str, Any] | No
                                 deviations(config))
         record["env_info"] = dataclasses.asdict(trainer.info)
         record["team_reward"] = registry.backend(config.env).team_reward
-        if trainer.swap_runner is not None:  # RS-PPS softmax runs on returns times this (DESIGN §3)
-            record["rs_score_scale"] = config.effective_reward_scale
+        if trainer.swap_runner is not None:  # RS-PPS score = (return - zero) / (one - zero) (DESIGN §3)
+            record["rs_score_scale"] = trainer.rs_scale.to_record()
         record["resumed"] = int(resumed)
     # which runs shared this process (the last attempt's group when resumed)
     record["group"] = {"seeds": [r.config.seed for r in trainer.runs], "size": trainer.n_runs}

@@ -50,6 +50,9 @@ def run(args: argparse.Namespace) -> int:
         outs = [args.out or default_out_dir(configs[0])]
     else:
         outs = [(args.out / f"seed{c.seed}") if args.out else default_out_dir(c) for c in configs]
+    from pps.host_memory import check_fits
+
+    check_fits(configs)  # before the run folders are made: a refused run leaves nothing behind
     for out in outs:
         if out.exists() and not out.is_dir():
             raise UserError(f"--out '{out}' exists and is not a folder.")

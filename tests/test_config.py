@@ -82,7 +82,7 @@ def test_every_design_key_exists():
                 "buffer_size", "lr", "optimizer", "gamma", "grad_clip", "epsilon_start", "epsilon_finish",
                 "epsilon_anneal_steps", "target_update_interval", "double_q", "td_lambda", "rnn_hidden",
                 "mixer_embed", "hypernet_hidden", "hypernet_layers", "eval_interval", "eval_episodes",
-                "rs_temperature", "rs_eval_episodes", "pp_shared", "opt_state_on_aggregate",
+                "rs_temperature", "rs_eval_episodes", "rs_swap_agent_id", "pp_shared", "opt_state_on_aggregate",
                 "checkpoint_interval", "device", "threads"):
         assert key in RUN_KEYS
 

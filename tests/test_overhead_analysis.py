@@ -54,7 +54,7 @@ def expected_runs() -> pd.DataFrame:
         total = sum(f["time_s"].values())
         rows.append({
             "env": "smax", "map": "3m", "method": method, "interval": interval, "seed": seed, "n_agents": 3,
-            "device": "cpu", "threads": 1, "n_envs": 1, "wall_s": f["wall_s"], "steps": 50_000,
+            "device": "cpu", "threads": 1, "n_envs": 1, "group_size": 1, "wall_s": f["wall_s"], "steps": 50_000,
             "steps_per_s": 50_000 / f["wall_s"], "s_per_mstep": f["wall_s"] / 50_000 * 1e6,
             **{f"time_{s}_s": v for s, v in f["time_s"].items()},
             "parts_sum_s": total, "parts_rel_err": total / f["wall_s"] - 1,
@@ -66,7 +66,8 @@ def expected_runs() -> pd.DataFrame:
         })
     rows.append({
         "env": "smax", "map": "3m", "method": "pp-pps", "interval": 50, "seed": 0, "n_agents": 3, "device": "cpu",
-        "threads": 1, "n_envs": 1, "wall_s": 100.0, "steps": 100_000, "steps_per_s": 1000.0, "s_per_mstep": 1000.0,
+        "threads": 1, "n_envs": 1, "group_size": 1, "wall_s": 100.0, "steps": 100_000, "steps_per_s": 1000.0,
+        "s_per_mstep": 1000.0,
         **{f"time_{s}_s": np.nan for s in SECTIONS}, "parts_sum_s": np.nan, "parts_rel_err": np.nan,
         "timing": TIMING_UNTIMED, "updates": 2000, "learner_ms_per_update": np.nan, "peak_rss_mb": np.nan,
         "aggregations": 40, "swap_eval_env_steps": np.nan, "run_dir": "smax/3m/pp-pps/50/seed0",

@@ -1,7 +1,8 @@
 """What one PPS aggregation event does inside a real run (issue 8, items 2 and 5).
 
-* RS-PPS's softmax runs on returns at the learner's reward scale, so `rs_temperature`
-  means the same on SMAX (raw returns <= ~2, learner scale x10) as on SMAC.
+* RS-PPS's softmax runs on the task's normalised score (`pps.rs_scores`), so
+  `rs_temperature` means the same on SMAX (returns <= 2), SMAC (<= 20) and MPE, whatever
+  the learner's `reward_scale`.
 * Aggregation happens at the start of every K-th learner update, before its gradient
   step and target copy (the authors' order), so a target copy that falls on the same
   update holds the aggregated networks.
@@ -22,8 +23,9 @@ SMALL = {"t_max": 400, "eval_interval": 400, "eval_episodes": 2, "batch_size": 4
          "rs_eval_episodes": 2, "buffer_size": 64}
 
 
-def test_rs_weights_are_the_softmax_of_learner_scale_returns(tmp_path, monkeypatch):
-    config = resolve_config(SMALL, {"method": "rs-pps", "interval": 5, "rs_temperature": 2.0})
+def test_rs_weights_are_the_softmax_of_normalised_scores(tmp_path, monkeypatch):
+    # reward_scale is the learner's knob: it must not change the RS-PPS weights
+    config = resolve_config(SMALL, {"method": "rs-pps", "interval": 5, "rs_temperature": 0.1, "reward_scale": 3.0})
     trainer = Trainer(config, tmp_path, show_progress=False)
     raw = torch.tensor([1.0, 1.3, 0.7])  # SMAX-scale mean swap-evaluation returns
     monkeypatch.setattr("pps.train.swap_scores_per_run", lambda runner, agents, episodes, runs: (raw.clone(), [123]))
@@ -31,7 +33,7 @@ def test_rs_weights_are_the_softmax_of_learner_scale_returns(tmp_path, monkeypat
     real_apply = Aggregator.apply
     monkeypatch.setattr(Aggregator, "apply", lambda self, a, o, w: (seen.append(w), real_apply(self, a, o, w)))
     trainer.aggregate()
-    expected = torch.softmax(raw.double() * 10.0 / 2.0, dim=0)  # SMAC scale: x10 on SMAX
+    expected = torch.softmax(raw.double() / 2.0 / 0.1, dim=0)  # SMAX: a score is return / 2
     torch.testing.assert_close(seen[0], expected)
     assert seen[0].max() > 0.75  # 0.79; at raw scale the same returns would give 0.33 / 0.38 / 0.29
     assert trainer.progress.swap_env_steps == 123
@@ -49,7 +51,7 @@ def test_a_real_rs_run_records_its_score_scale_and_weight_spread(tmp_path):
     config = resolve_config(SMALL, {"method": "rs-pps", "interval": 2, "t_max": 1200})
     run_training(config, tmp_path, show_progress=False)
     record = json.loads((tmp_path / "run.json").read_text())
-    assert record["rs_score_scale"] == 10.0
+    assert record["rs_score_scale"]["zero"] == 0.0 and record["rs_score_scale"]["one"] == 2.0
     spread = record["rs_weight_peaks"]
     assert spread["events"] == record["aggregations"] > 0
     assert 1.0 <= spread["peak_min"] <= spread["peak_median"] <= spread["peak_max"] <= 3.0

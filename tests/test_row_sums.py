@@ -1,7 +1,11 @@
-"""Row sums that zero padding cannot change (`pps.nets.row_sums`), the base of exact run groups.
+"""Row arithmetic that trailing rows cannot change (`pps.nets.row_sums`), the base of exact
+run groups.
 
-Known answers: the plain sums as reference values (equal to float rounding), and the same
-bits with and without appended zero rows, for slots alone and stacked with other slots.
+Known answers: the plain sums and matmuls as reference values (equal to float rounding),
+and the same bits with and without appended rows, for a run's slots alone and stacked
+among other runs' slots (groups of 1, 2 and 5, the run first or last). `exactness`-marked
+tests are rerun under every BLAS and vector code path the machine can force
+(`test_exactness_paths.py`).
 """
 
 from __future__ import annotations
@@ -9,7 +13,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from pps.nets.row_sums import ROW_CHUNK, SlotAffine, row_chunks, row_sum
+from pps.nets.row_sums import ROW_CHUNK, SlotAffine, padded_rows, row_chunks, row_sum
+
+pytestmark = pytest.mark.exactness
 
 ROWS = [1, 31, ROW_CHUNK - 1, ROW_CHUNK, ROW_CHUNK + 1, 385, 3 * ROW_CHUNK + 17]
 PADS = [1, 16, ROW_CHUNK, 300]
@@ -36,6 +42,11 @@ def test_row_sum_is_the_sum_and_ignores_appended_zero_rows(k):
         assert torch.equal(row_sum(_with_zero_rows(x, extra)), row_sum(x))
 
 
+@pytest.mark.parametrize("k, whole", [(1, 128), (127, 128), (128, 128), (129, 256), (1000, 1024)])
+def test_padded_rows_rounds_up_to_whole_chunks(k, whole):
+    assert padded_rows(k) == whole
+
+
 def test_plain_sums_do_change_with_appended_zero_rows():
     """Why the module exists: torch's and BLAS's own sums over rows round differently when
     zero rows follow (at least once over these sizes), so exactness cannot rest on them."""
@@ -48,6 +59,24 @@ def test_plain_sums_do_change_with_appended_zero_rows():
             sums += not torch.equal(g.sum(dim=1), gp.sum(dim=1))
             matmuls += not torch.equal(torch.bmm(g.transpose(1, 2), x), torch.bmm(gp.transpose(1, 2), xp))
     assert sums > 0 and matmuls > 0
+
+
+def test_a_plain_matmul_rounds_a_row_differently_when_rows_follow():
+    """And why the forward pads too: BLAS picks blocking and tail kernels from the row count,
+    so row i of a product can change in its last bit when more rows follow (seen on Intel and
+    AMD CPUs, with every MKL code path), though each row is its own dot products."""
+    torch.manual_seed(0)
+    changed = 0
+    for n_in, n_out in [(15, 64), (64, 192), (64, 9)]:
+        w, b = torch.randn(1, n_out, n_in), torch.randn(1, n_out)
+        for k in (1, 5, 17, 129, 385, 1111):
+            x = torch.randn(1, k, n_in)
+            alone = torch.baddbmm(b.unsqueeze(1), x, w.transpose(1, 2))
+            for extra in (1, 3, 7, 64, 300, 1000):
+                more = torch.baddbmm(b.unsqueeze(1), torch.cat([x, torch.randn(1, extra, n_in)], 1), w.transpose(1, 2))
+                changed += not torch.equal(more[:, :k], alone)
+    if changed == 0:
+        pytest.skip("this BLAS rounds every row alike whatever follows; the padding is harmless here")
 
 
 def _grads(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, grad: torch.Tensor):
@@ -82,3 +111,40 @@ def test_slot_affine_equals_a_linear_layer_and_ignores_zero_rows_and_other_slots
     y_own, (gx_own, gw_own, gb_own) = _grads(x[1:3], weight[1:3], bias[1:3], grad[1:3])
     assert torch.equal(y_own, y[1:3])
     assert torch.equal(gx_own, gx[1:3]) and torch.equal(gw_own, gw[1:3]) and torch.equal(gb_own, gb[1:3])
+
+
+def _in_a_group(own: torch.Tensor, runs: int, position: int, rows: int, seed: int) -> torch.Tensor:
+    """`own` ([S_run, K, *f]) as run `position` of `runs` stacked runs with `rows` >= K rows
+    each: other runs hold random values, every run's rows past K are random too (a group's
+    padded steps are not zeros once they pass a layer with a bias)."""
+    gen = torch.Generator().manual_seed(seed)
+    s, k = own.shape[:2]
+    group = torch.randn(runs * s, rows, *own.shape[2:], generator=gen)
+    group[position * s:(position + 1) * s, :k] = own
+    return group
+
+
+@pytest.mark.parametrize("runs, position", [(1, 0), (2, 1), (5, 0), (5, 4)])
+@pytest.mark.parametrize("n_in, n_out", [(15, 64), (64, 192), (64, 9), (32, 1)])
+@pytest.mark.parametrize("per_run_slots", [1, 3])
+def test_a_runs_rows_are_the_same_bits_alone_and_in_any_group(runs, position, n_in, n_out, per_run_slots):
+    """A run's forward rows, input gradient rows and parameter gradients do not depend on
+    the other runs of its group nor on the rows its group appends (their gradients zero, as
+    the masked loss makes them)."""
+    torch.manual_seed(n_in * n_out + runs)
+    for k, extra in [(37, 91), (385, 300), (1111, 17)]:
+        x, grad = torch.randn(per_run_slots, k, n_in), torch.randn(per_run_slots, k, n_out)
+        w, b = torch.randn(per_run_slots, n_out, n_in), torch.randn(per_run_slots, n_out)
+        y, (gx, gw, gb) = _grads(x, w, b, grad)
+
+        gx_in = _in_a_group(x, runs, position, k + extra, seed=k)
+        g_grad = _in_a_group(grad, runs, position, k + extra, seed=k + 1)
+        g_grad[:, k:] = 0
+        g_w, g_b = _in_a_group(w, runs, position, n_out, seed=k + 2), torch.randn(runs * per_run_slots, n_out)
+        g_w[position * per_run_slots:(position + 1) * per_run_slots] = w
+        g_b[position * per_run_slots:(position + 1) * per_run_slots] = b
+        gy, (ggx, ggw, ggb) = _grads(gx_in, g_w, g_b, g_grad)
+        own = slice(position * per_run_slots, (position + 1) * per_run_slots)
+        assert torch.equal(gy[own, :k], y)
+        assert torch.equal(ggx[own, :k], gx)
+        assert torch.equal(ggw[own], gw) and torch.equal(ggb[own], gb)

@@ -1,10 +1,10 @@
-"""Run groups (issue 12): several seeds of one cell in one process give each run's own result.
+"""Run groups: several seeds of one cell in one process give each run's own result.
 
-Known answers: a run alone is the reference, and a run's metrics.csv is the same bytes alone
-and in any group. On MPE every episode has the same length. On SMAX a group's replay batch is
-cut to the longest episode of any run's batch, so a run's batch gains zero-padded steps; sums
-over rows are chunked so that padding cannot change their bits, and every learner loss is the
-same too.
+Known answers: a run alone is the reference, and a run's metrics.csv and every learner loss
+are the same bits alone and in a group of any size, first or last in it. On MPE every
+episode has the same length. On SMAX a group's replay batch is cut to the longest episode
+of any run's batch, so a run's batch gains zero-padded steps; row arithmetic is chunked so
+that padding cannot change its bits (`pps.nets.row_sums`).
 """
 
 from __future__ import annotations
@@ -44,22 +44,69 @@ def metrics(folder: Path) -> pd.DataFrame:
     return pd.read_csv(folder / "metrics.csv")[NOT_WALL]
 
 
+# every method and aggregation policy: shared, independent and aggregated slots, RS-PPS's
+# swap evaluation, PP-PPS's partial mean, and the optimiser-state policies (`reset`
+# restarts single slots' Adam moments)
+METHOD_CASES = [
+    ("qmix", {}), ("vdn", {}), ("qmix-ns", {}), ("a-pps", {"interval": 5}), ("rs-pps", {"interval": 5}),
+    ("pp-pps", {"interval": 5}), ("pp-pps", {"interval": 5, "opt_state_on_aggregate": "reset"}),
+    ("a-pps", {"interval": 5, "opt_state_on_aggregate": "average"}),
+]
+# groups of 2 and 5, each watched run once first and once last in its group: a run's tensors
+# sit at the start or the end of every stacked tensor (vector tails, thread splits)
+GROUPS = ([1, 4], [0, 1, 2, 3, 4])
+WATCHED = (1, 4)
+
+
+def _alone_and_in_groups(tmp_path: Path, keys: dict) -> tuple[dict, dict]:
+    """Metrics and losses of the watched seeds alone and in every group of `GROUPS`."""
+    frames, losses = {}, {}
+    for seed in WATCHED:
+        with pytest.MonkeyPatch.context() as patch:
+            seen = _recorded_losses(patch, 0)
+            run_group(configs(keys, [seed]), [tmp_path / "alone" / f"seed{seed}"], show_progress=False)
+        frames[(1, seed)], losses[(1, seed)] = metrics(tmp_path / "alone" / f"seed{seed}"), seen
+    for seeds in GROUPS:
+        dirs = [tmp_path / f"group{len(seeds)}" / f"seed{s}" for s in seeds]
+        with pytest.MonkeyPatch.context() as patch:
+            seen = _recorded_all_losses(patch)
+            assert run_group(configs(keys, seeds), dirs, show_progress=False) == ["finished"] * len(seeds)
+        for i, s in enumerate(seeds):
+            if s in WATCHED:
+                frames[(len(seeds), s)] = metrics(dirs[i])
+                losses[(len(seeds), s)] = [step[i] for step in seen]
+    return frames, losses
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("method, interval", [("qmix", None), ("a-pps", 5), ("rs-pps", 5)])
-def test_a_run_in_a_group_writes_the_same_metrics_as_alone(tmp_path, method, interval):
-    """Shared agents, per-agent agents and RS-PPS's swap evaluation, on a fixed-length task."""
-    extra = {"method": method} | ({"interval": interval} if interval else {})
-    for cfg in configs(MPE, [1], **extra):
-        run_group([cfg], [tmp_path / "alone"], show_progress=False)
-    group = configs(MPE, [0, 1, 2], **extra)
-    outcomes = run_group(group, [tmp_path / f"g{c.seed}" for c in group], show_progress=False)
-    assert outcomes == ["finished"] * 3
-    pd.testing.assert_frame_equal(metrics(tmp_path / "alone"), metrics(tmp_path / "g1"))
-    assert not metrics(tmp_path / "g0").equals(metrics(tmp_path / "g1"))  # the runs are not copies
-    record = json.loads((tmp_path / "g1" / "run.json").read_text())
-    assert record["group"] == {"seeds": [0, 1, 2], "size": 3} and record["seed"] == 1
-    alone = json.loads((tmp_path / "alone" / "run.json").read_text())
+@pytest.mark.parametrize("method, extra", METHOD_CASES, ids=[m + "-" + "-".join(map(str, e.values())) for m, e in METHOD_CASES])
+def test_a_run_in_a_group_of_2_or_5_writes_the_same_metrics_and_losses_as_alone(tmp_path, method, extra):
+    """On a fixed-length task (no padding): the same bits alone and in groups of 2 and 5,
+    first or last in the group, for every method and optimiser-state policy."""
+    frames, losses = _alone_and_in_groups(tmp_path, dict(MPE, method=method, **extra))
+    for size in (2, 5):
+        for seed in WATCHED:
+            pd.testing.assert_frame_equal(frames[(1, seed)], frames[(size, seed)])
+            assert losses[(size, seed)][: len(losses[(1, seed)])] == losses[(1, seed)]
+    assert len(losses[(1, 4)]) >= 30
+    assert not frames[(5, 1)].equals(frames[(5, 4)])  # the runs are not copies
+    record = json.loads((tmp_path / "group5" / "seed1" / "run.json").read_text())
+    assert record["group"] == {"seeds": [0, 1, 2, 3, 4], "size": 5} and record["seed"] == 1
+    alone = json.loads((tmp_path / "alone" / "seed1" / "run.json").read_text())
     assert record["deviations"] == alone["deviations"]  # grouping departs from nothing
+
+
+def _recorded_all_losses(monkeypatch) -> list[list[float]]:
+    seen: list[list[float]] = []
+    real = Learner.update
+
+    def update(self, batch):
+        losses = real(self, batch)
+        seen.append(list(losses))
+        return losses
+
+    monkeypatch.setattr(Learner, "update", update)
+    return seen
 
 
 def _recorded_losses(monkeypatch, run: int):
@@ -76,42 +123,45 @@ def _recorded_losses(monkeypatch, run: int):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("method, interval", [("qmix", None), ("a-pps", 50)])
-def test_on_smax_a_run_in_a_group_writes_the_same_metrics_and_losses_as_alone(tmp_path, monkeypatch, method, interval):
-    """Episodes of different lengths: the group cuts each batch to the longest episode of any
-    run, so a run's batch carries extra zero-padded steps; time-major rows and chunked sums
-    (`pps.nets.row_sums`) keep every loss and every metric the same bits."""
+@pytest.mark.parametrize("method, extra", [("qmix", {}), ("pp-pps", {"interval": 20, "opt_state_on_aggregate": "reset"})],
+                         ids=["qmix", "pp-pps-reset"])
+def test_on_smax_a_run_in_a_group_of_2_or_5_writes_the_same_metrics_and_losses_as_alone(tmp_path, monkeypatch,
+                                                                                      method, extra):
+    """Episodes of different lengths: a group cuts each batch to the longest episode of any
+    run, so a run's batch carries extra zero-padded steps; time-major rows, row-chunked
+    matmuls and sums (`pps.nets.row_sums`) and per-run clipping and optimiser steps keep
+    every loss and every metric the same bits."""
     # the default preset's run keys (n_envs 8, batch 16)
-    keys = dict(MPE, env="smax", map="3m", method=method, t_max=4000, n_envs=8, batch_size=16,
-                buffer_size=1000, target_update_interval=100, epsilon_anneal_steps=10000, eval_interval=2000,
-                checkpoint_interval=10**6) | ({"interval": interval} if interval else {})
-    alone_losses = _recorded_losses(monkeypatch, 0)
-    run_group(configs(keys, [1]), [tmp_path / "alone"], show_progress=False)
-    monkeypatch.undo()
-    group_losses = _recorded_losses(monkeypatch, 1)
+    keys = dict(MPE, env="smax", map="3m", method=method, t_max=2000, n_envs=8, batch_size=16,
+                buffer_size=1000, target_update_interval=50, epsilon_anneal_steps=10000, eval_interval=1000,
+                checkpoint_interval=10**6, **extra)
     padded = _recorded_padding(monkeypatch)
-    run_group(configs(keys, [0, 1, 2]), [tmp_path / f"g{s}" for s in range(3)], show_progress=False)
-    assert len(alone_losses) >= 100
-    assert group_losses[: len(alone_losses)] == alone_losses
-    pd.testing.assert_frame_equal(metrics(tmp_path / "alone"), metrics(tmp_path / "g1"))
-    assert any(padded), "no batch of run 1 was padded beyond its own longest episode: the test proves nothing"
+    frames, losses = _alone_and_in_groups(tmp_path, keys)
+    assert len(losses[(1, 4)]) >= 50
+    for size in (2, 5):
+        for seed in WATCHED:
+            pd.testing.assert_frame_equal(frames[(1, seed)], frames[(size, seed)])
+            assert losses[(size, seed)][: len(losses[(1, seed)])] == losses[(1, seed)]
+    assert any(padded), "no batch of a group was padded beyond a run's own longest episode: the test proves nothing"
 
 
 def _recorded_padding(monkeypatch) -> list[bool]:
-    """Per group batch: whether run 1's episodes are all shorter than the batch (padded by the group)."""
+    """Per group batch: whether some run's episodes are all shorter than the batch (padded by the group)."""
     seen: list[bool] = []
     real = ReplayBuffer.sample
 
     def sample(self, batch_size):
         batch = real(self, batch_size)
-        own = batch.filled.view(self.n_runs, batch_size, -1)[1].sum(dim=1).max().item()
-        seen.append(own < batch.filled.shape[1])
+        if self.n_runs > 1:
+            own = batch.filled.view(self.n_runs, batch_size, -1).sum(dim=2).max(dim=1).values
+            seen.append(bool((own < batch.filled.shape[1]).any()))
         return batch
 
     monkeypatch.setattr(ReplayBuffer, "sample", sample)
     return seen
 
 
+@pytest.mark.exactness
 @pytest.mark.parametrize("kind", ["shared", "per_agent"])
 def test_zero_padded_time_steps_leave_the_loss_and_gradients_bit_identical(kind):
     """What makes SMAX groups exact: the same batch, cut to its own length or padded with

@@ -112,3 +112,37 @@ def test_aggregation_with_reset_restarts_only_aggregated_slots_of_shared_layers(
     assert len(opt.restarted_at) == 1  # personal layers keep their state
     state = opt.optimizer.state[agents.fc1.weight]
     assert (state["exp_avg"][:2] == 0).all() and (state["exp_avg"][2] != 0).any()
+
+
+@pytest.mark.exactness
+@pytest.mark.parametrize("kind", ["adam", "adam-fused", "rmsprop"])
+@pytest.mark.parametrize("runs, position", [(2, 1), (5, 0), (5, 4)])
+def test_a_run_steps_the_same_bits_alone_and_in_a_group_of_any_size(kind, runs, position):
+    """Each run's block is stepped as the tensor it is alone: fused Adam, the default, rounds
+    a tensor's vector tail otherwise than its body, so stepping the stacked tensor at once
+    changes a run's last elements (sizes here are not multiples of any vector width)."""
+    def make(ps):
+        if kind == "rmsprop":
+            return torch.optim.RMSprop(ps, lr=LR, alpha=0.99, eps=1e-5)
+        return torch.optim.Adam(ps, lr=LR, fused=kind == "adam-fused")
+
+    shapes = [(3, 9, 13), (3, 9), (1, 7), (1, 33), (3, 64, 27)]  # per run: slots first
+    gen = torch.Generator().manual_seed(runs)
+    alone = [torch.nn.Parameter(torch.randn(s, generator=gen)) for s in shapes]
+    group = [torch.nn.Parameter(torch.randn((runs * s[0], *s[1:]), generator=gen)) for s in shapes]
+    with torch.no_grad():
+        for a, g in zip(alone, group):
+            g.view(runs, -1)[position] = a.view(-1)
+    opt_alone, opt_group = SlotOptimizer(make(alone), 1), SlotOptimizer(make(group), runs)
+    for step in range(40):
+        if step == 10:  # a restart (`reset` policy) of one slot of the watched run
+            opt_alone.restart(alone[0], [1])
+            opt_group.restart(group[0], [position * 3 + 1])
+        for a, g in zip(alone, group):
+            grad = torch.randn(g.shape, generator=gen) * 3
+            g.grad = grad
+            a.grad = grad.view(runs, -1)[position].view(a.shape).clone()
+        opt_alone.step()
+        opt_group.step()
+    for a, g in zip(alone, group):
+        assert torch.equal(g.detach().view(runs, -1)[position], a.detach().view(-1))

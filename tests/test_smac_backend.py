@@ -48,29 +48,72 @@ def fake_smac3(tmp_path, monkeypatch, no_smac):
 STUB_ENV = '''
 import numpy as np
 
+# StarCraft2Env.__init__'s keyword arguments (oxwhirl/smac, smac/env/starcraft2/starcraft2.py):
+# any other name is a TypeError there, and so here.
+KWARGS = {
+    "map_name", "step_mul", "move_amount", "difficulty", "game_version", "seed",
+    "continuing_episode", "obs_all_health", "obs_own_health", "obs_last_action",
+    "obs_pathing_grid", "obs_terrain_height", "obs_instead_of_state", "obs_timestep_number",
+    "state_last_action", "state_timestep_number", "reward_sparse", "reward_only_positive",
+    "reward_death_value", "reward_win", "reward_defeat", "reward_negative_scale", "reward_scale",
+    "reward_scale_rate", "replay_dir", "replay_prefix", "window_size_x", "window_size_y",
+    "heuristic_ai", "heuristic_rest", "debug",
+}
+# get_map_params(map_name)["limit"]: a test may shorten it
+LIMITS = {"3m": 60}
+# the agent step at which the connection to StarCraft II is lost (None: never)
+CRASH_AT = None
+
+
 class StarCraft2Env:
-    """A stand-in with SMAC's API: 3 agents, 9 actions; env seed s ends after 2+s%3 steps,
-    won when the seed is even. Like SMAC, whose seed lands in the uint32 protobuf field
-    RequestCreateGame.random_seed, it refuses seeds outside [0, 2**32). With
-    episode_limit=L, an episode still running at step L ends with info["episode_limit"]."""
-    def __init__(self, map_name="3m", seed=None, episode_limit=60, **kw):
+    """A stand-in with SMAC's API: 3 agents, 9 actions; env seed s's battle ends after
+    2+s%3 steps, won when the seed is even, lost otherwise. Like SMAC, whose seed lands in
+    the uint32 protobuf field RequestCreateGame.random_seed, it refuses seeds outside
+    [0, 2**32). step() ends episodes as oxwhirl's does: the battle's end first, else the
+    time limit (terminated=True either way; info["episode_limit"] only with
+    continuing_episode=True); a lost connection returns (0, True, {})."""
+    def __init__(self, map_name="8m", seed=None, continuing_episode=False, **kw):
+        unknown = set(kw) - KWARGS
+        if unknown:
+            raise TypeError(f"__init__() got an unexpected keyword argument {sorted(unknown)[0]!r}")
         if seed is not None and not 0 <= seed < 2**32:
             raise ValueError(f"Value out of range: {seed}")
-        self.map_name, self.seed, self.t, self.limit = map_name, seed or 0, 0, episode_limit
+        self.map_name, self.seed, self.continuing_episode = map_name, seed or 0, continuing_episode
+        self.episode_limit = LIMITS[map_name]
+        self._episode_steps = self._episode_count = self.battles_game = self.timeouts = 0
     def get_env_info(self):
-        return {"n_agents": 3, "n_actions": 9, "obs_shape": 30, "state_shape": 48, "episode_limit": 60}
+        return {"n_agents": 3, "n_actions": 9, "obs_shape": 30, "state_shape": 48,
+                "episode_limit": self.episode_limit}
     def reset(self):
-        self.t = 0
+        self._episode_steps = 0
         return self.get_obs(), self.get_state()
     def step(self, actions):
         assert len(actions) == 3
-        self.t += 1
-        done = self.t >= 2 + self.seed % 3
-        if not done and self.t >= self.limit:
-            return 1.0, True, {"battle_won": False, "episode_limit": True}
-        return 1.0, done, {"battle_won": done and self.seed % 2 == 0}
+        if CRASH_AT is not None and self._episode_steps + 1 == CRASH_AT:
+            return 0, True, {}  # full_restart() after a ProtocolError
+        self._episode_steps += 1
+        battle_over = self._episode_steps >= 2 + self.seed % 3
+        game_end_code = (1 if self.seed % 2 == 0 else -1) if battle_over else None
+        terminated, reward = False, 1.0
+        info = {"battle_won": False}
+        info["dead_allies"] = 3 if game_end_code == -1 else 0
+        info["dead_enemies"] = 3 if game_end_code == 1 else 0
+        if game_end_code is not None:
+            terminated = True
+            self.battles_game += 1
+            if game_end_code == 1:
+                info["battle_won"] = True
+        elif self._episode_steps >= self.episode_limit:
+            terminated = True
+            if self.continuing_episode:
+                info["episode_limit"] = True
+            self.battles_game += 1
+            self.timeouts += 1
+        if terminated:
+            self._episode_count += 1
+        return reward, terminated, info
     def get_obs(self):
-        return [np.full(30, self.t, dtype=np.float32) for _ in range(3)]
+        return [np.full(30, self._episode_steps, dtype=np.float32) for _ in range(3)]
     def get_state(self):
         return np.full(48, self.seed, dtype=np.float32)
     def get_avail_actions(self):
@@ -218,15 +261,57 @@ def test_run_stream_seeds_reach_starcraft_within_uint32(fake_oxwhirl_smac, fake_
 
 
 def test_smac_time_limit_is_a_truncation_and_a_battle_end_is_not(fake_oxwhirl_smac, fake_sc2, monkeypatch):
+    """On real StarCraft II a time-out says so only when the env was built with
+    continuing_episode=True; the backend must build it so, or every time-out is terminal."""
     from smac.env.starcraft2 import starcraft2
 
-    original = starcraft2.StarCraft2Env.__init__
-    monkeypatch.setattr(starcraft2.StarCraft2Env, "__init__",
-                        lambda self, **kw: original(self, episode_limit=3, **kw))
+    monkeypatch.setitem(starcraft2.LIMITS, "3m", 3)
     env = registry.make_env("smac", "3m", 3, seed=0)  # battles end after 2, 3 and 4 steps
+    assert env.info.episode_limit == 3
     env.reset()
     acts = torch.zeros(3, 3, dtype=torch.long)
     results = [env.step(acts) for _ in range(3)]
     assert results[-1].done.tolist() == [True, True, True]
-    assert results[-1].truncated.tolist() == [False, False, True]  # env 2 was cut at the limit
+    # env 1's battle ends on the limit's last step: SMAC reports the battle (a terminal);
+    # env 2 is still fighting there: cut at the limit (a truncation)
+    assert results[-1].truncated.tolist() == [False, False, True]
     assert results[-1].won.tolist() == [True, False, False]
+    assert [e.timeouts for e in env.envs] == [0, 0, 1]
+
+
+def test_the_stand_in_reports_time_outs_like_oxwhirls_step(fake_oxwhirl_smac, monkeypatch):
+    """The stand-in's contract, as in StarCraft2Env.step(): terminated=True at the limit
+    either way; `episode_limit` in info only with continuing_episode=True; a battle that
+    ends on the limit's step is a battle end; a lost connection returns (0, True, {})."""
+    from smac.env import StarCraft2Env
+    from smac.env.starcraft2 import starcraft2
+
+    monkeypatch.setitem(starcraft2.LIMITS, "short", 2)
+    for continuing in (False, True):
+        env = StarCraft2Env(map_name="short", seed=2, continuing_episode=continuing)  # battle: 4 steps
+        env.reset()
+        assert env.step([0] * 3)[1:] == (False, {"battle_won": False, "dead_allies": 0, "dead_enemies": 0})
+        _, terminated, info = env.step([0] * 3)
+        assert terminated and ("episode_limit" in info) == continuing and env.timeouts == 1
+    env = StarCraft2Env(map_name="short", seed=0, continuing_episode=True)  # battle: 2 steps, won
+    env.reset()
+    env.step([0] * 3)
+    assert env.step([0] * 3) == (1.0, True, {"battle_won": True, "dead_allies": 0, "dead_enemies": 3})
+    with pytest.raises(TypeError, match="continuing_episodes"):
+        StarCraft2Env(map_name="3m", continuing_episodes=True)
+    monkeypatch.setattr(starcraft2, "CRASH_AT", 1)
+    env = StarCraft2Env(map_name="3m", seed=1)
+    env.reset()
+    assert env.step([0] * 3) == (0, True, {})
+
+
+def test_a_lost_connection_ends_the_episode_as_a_terminal(fake_oxwhirl_smac, fake_sc2, monkeypatch):
+    from smac.env.starcraft2 import starcraft2
+
+    monkeypatch.setattr(starcraft2, "CRASH_AT", 1)
+    env = registry.make_env("smac", "3m", 2, seed=0)
+    env.reset()
+    res = env.step(torch.zeros(2, 3, dtype=torch.long))
+    assert res.done.tolist() == [True, True]
+    assert res.truncated.tolist() == [False, False] and res.won.tolist() == [False, False]
+    assert res.reward.tolist() == [0.0, 0.0]

@@ -39,6 +39,7 @@ from pps.analysis import io
 from pps.analysis.runs import METRIC_COLUMNS, Run
 from pps.analysis.scores import SCORE_METRIC, WIN_RATE, ScoreRule, score_kind, score_rule
 from pps.analysis.style import method_rank
+from pps.run_cost import per_run_cost
 
 CURVE_METRICS: tuple[str, ...] = tuple(c for c in METRIC_COLUMNS if c != "step")  # interpolated from metrics.csv
 CURVES_METRICS: tuple[str, ...] = (*CURVE_METRICS, SCORE_METRIC)  # the `metric` values of curves.csv, in order
@@ -176,9 +177,10 @@ def build_final(runs: list[Run], final_window: int, runs_root: Path | None = Non
         rule = rules[(r.env, r.map)]
         score = rule(tail["test_win_rate"], tail["test_return_mean"])
         last_step = float(m["step"].iloc[-1])
-        wall = r.info.get("wall_s")
-        if not isinstance(wall, (int, float)) or not np.isfinite(wall):
-            wall = float(m["wall_s"].iloc[-1]) if np.isfinite(m["wall_s"].iloc[-1]) else np.nan
+        cost = per_run_cost(r.info)  # the run's own wall-clock: its share of its run group's
+        wall = cost["wall_s"]
+        if not np.isfinite(wall):
+            wall = float(m["wall_s"].iloc[-1]) / cost["group_size"] if np.isfinite(m["wall_s"].iloc[-1]) else np.nan
         row = {
             "env": r.env, "map": r.map, "method": r.method, "interval": r.interval, "seed": r.seed,
             "label": r.info.get("label") or r.method,

@@ -6,6 +6,12 @@ steps `t_env`, `time_s` (seconds per section of `pps.timing.SECTIONS`, summing t
 `learner_ms_per_update`, `peak_rss_mb`, `aggregations` and `swap_eval_env_steps` (the env
 steps RS-PPS spends scoring agents, which `t_env` does not count).
 
+Every cost here is one run's own, whatever `seeds_per_job` was: a run that trained in a run
+group of R records its share of the group's cost at run.json's top level and the group's
+totals under `group_cost` (`pps.run_cost`); older run.json files, which hold the group's
+totals at top level, are divided by R here (`pps.run_cost.per_run_cost`). `group_size`
+says which R each row came from.
+
 Two tables:
 
 - `overhead.csv`, one row per run. `parts_rel_err` = sum(time_s) / wall_s - 1 checks the
@@ -21,8 +27,9 @@ Two tables:
   per million env steps (`extra_<section>_s_per_mstep`, a difference of medians).
 
 Costs are per env step, not per run, so runs of different lengths compare; a ratio is only
-like-for-like when both cells ran on the same device, thread count and number of parallel
-envs, which `note` says when it is not so.
+like-for-like when both cells ran on the same device, thread count, number of parallel
+envs and run-group size (a run's share of a group is cheaper than a run alone), which `note`
+says when it is not so.
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ import pandas as pd
 
 from pps.analysis.runs import Run
 from pps.analysis.style import method_rank
+from pps.run_cost import per_run_cost
 from pps.timing import SECTIONS
 
 PARTS_TOLERANCE = 0.05  # |sum(time_s) / wall_s - 1| above this marks a run's accounting as broken
@@ -44,10 +52,12 @@ MSTEP = 1e6  # costs are per million env steps
 TIMING_OK, TIMING_MISMATCH, TIMING_UNTIMED = "ok", "mismatch", "untimed"
 # run-level settings that change the wall-clock: a ratio between cells differing in them is not like-for-like
 HARDWARE_KEYS = ("device", "threads", "n_envs")
+# ... and the run-group size, which changes a run's share of the wall-clock as much
+LIKE_FOR_LIKE_KEYS = (*HARDWARE_KEYS, "group_size")
 
 SECTION_COLUMNS: tuple[str, ...] = tuple(f"time_{s}_s" for s in SECTIONS)
 RUN_COLUMNS: tuple[str, ...] = (
-    "env", "map", "method", "interval", "seed", "n_agents", "device", "threads", "n_envs",
+    "env", "map", "method", "interval", "seed", "n_agents", "device", "threads", "n_envs", "group_size",
     "wall_s", "steps", "steps_per_s", "s_per_mstep",
     *SECTION_COLUMNS, "parts_sum_s", "parts_rel_err", "timing",
     "updates", "learner_ms_per_update", "peak_rss_mb", "aggregations", "swap_eval_env_steps", "run_dir",
@@ -115,16 +125,18 @@ def check_parts(time_s: Any, wall_s: float) -> tuple[dict[str, float], float, fl
 
 
 def run_row(run: Run, runs_root: Path | None = None) -> dict[str, Any]:
-    """One `overhead.csv` row. Older runs lack most fields: those are NaN, and metrics.csv's
-    last row stands in for the wall-clock, steps, updates and aggregations."""
+    """One `overhead.csv` row: the run's own cost (its share of its run group's). Older runs
+    lack most fields: those are NaN, and metrics.csv's last row stands in for the
+    wall-clock (split equally among the group's runs), steps, updates and aggregations."""
     info, m = run.info, run.metrics
-    wall = _number(info.get("wall_s"))
+    cost = per_run_cost(info)
+    wall = cost["wall_s"]
     if not math.isfinite(wall):
-        wall = _last(m, "wall_s")
+        wall = _last(m, "wall_s") / cost["group_size"]
     steps = _number(info.get("t_env"))
     if not math.isfinite(steps):
         steps = _last(m, "step")
-    parts, total, rel, timing = check_parts(info.get("time_s"), wall)
+    parts, total, rel, timing = check_parts(cost["time_s"], wall)
     per_step = wall / steps if steps > 0 and math.isfinite(wall) else math.nan
     updates = _number(info.get("updates"))
     aggregations = _number(info.get("aggregations"))
@@ -132,6 +144,7 @@ def run_row(run: Run, runs_root: Path | None = None) -> dict[str, Any]:
         "env": run.env, "map": run.map, "method": run.method, "interval": run.interval, "seed": run.seed,
         "n_agents": n_agents_of(run.env, run.map, info),
         **{k: _setting(info, k) for k in HARDWARE_KEYS},
+        "group_size": cost["group_size"],
         "wall_s": wall,
         "steps": steps,
         "steps_per_s": 1.0 / per_step if per_step > 0 else math.nan,
@@ -141,8 +154,8 @@ def run_row(run: Run, runs_root: Path | None = None) -> dict[str, Any]:
         "parts_rel_err": rel,
         "timing": timing,
         "updates": updates if math.isfinite(updates) else _last(m, "updates"),
-        "learner_ms_per_update": _number(info.get("learner_ms_per_update")),
-        "peak_rss_mb": _number(info.get("peak_rss_mb")),
+        "learner_ms_per_update": cost["learner_ms_per_update"],
+        "peak_rss_mb": cost["peak_rss_mb"],
         "aggregations": aggregations if math.isfinite(aggregations) else _last(m, "aggregations"),
         "swap_eval_env_steps": _number(info.get("swap_eval_env_steps")),
         "run_dir": str(run.path.relative_to(runs_root)) if runs_root else str(run.path),
@@ -188,7 +201,7 @@ def ratio_of_medians(x, y, axis: int = -1):
 
 def _hardware(df: pd.DataFrame) -> dict[str, set]:
     return {k: {str(v) for v in df[k] if v is not None and not (isinstance(v, float) and math.isnan(v))}
-            for k in HARDWARE_KEYS}
+            for k in LIKE_FOR_LIKE_KEYS if k in df}
 
 
 def summarise(runs: pd.DataFrame, baseline: str, seed: int = 0,
@@ -252,7 +265,8 @@ def summarise(runs: pd.DataFrame, baseline: str, seed: int = 0,
                     b = _median(base_timed[f"time_{s}_s"].to_numpy(float) / base_steps * MSTEP) if len(base_timed) else math.nan
                     row[f"extra_{col}"] = row[col] - b
                 mine, theirs = _hardware(g), _hardware(base)
-                differ = [k for k in HARDWARE_KEYS if mine[k] and theirs[k] and mine[k] != theirs[k]]
+                differ = [k for k in LIKE_FOR_LIKE_KEYS
+                          if mine.get(k) and theirs.get(k) and mine[k] != theirs[k]]
                 if differ:
                     notes.append(f"runs differ from {baseline} in {', '.join(differ)}: the ratio is not like-for-like")
         row["note"] = "; ".join(notes)

@@ -28,7 +28,11 @@ def run(args: argparse.Namespace) -> int:
     from pps.analysis.overhead import TIMING_UNTIMED, accounting_problems, overhead_runs, summarise
     from pps.analysis.runs import load_runs
     from pps.analysis.study_plots import overhead_figure
+    from pps.errors import choice_error
+    from pps.methods import METHODS
 
+    if args.baseline not in METHODS:  # a typo would otherwise write tables without a single ratio
+        raise choice_error("baseline method", args.baseline, METHODS)
     report = lambda line: print(f"pps overhead: {line}", file=sys.stderr)  # noqa: E731
     runs = load_runs(args.runs, skip_invalid=args.skip_invalid, report=report)
     table = overhead_runs(runs, runs_root=Path(args.runs))

@@ -12,7 +12,9 @@ Per (env, map, method, interval), from `final.csv` and `overhead.csv`:
   large maps do. `rel_gain` = gain / baseline IQM is a point value, where that IQM is > 0.
 - **cost** = medians over the cell's runs of learner milliseconds per update, env steps per
   second and peak resident memory per run (`overhead.csv`), since what sharing buys has to be
-  weighed against what it costs as the team grows.
+  weighed against what it costs as the team grows. Each is one run's own cost, its share of
+  its run group's where several seeds trained in one process (`pps.run_cost`), so the
+  numbers mean the same whatever `seeds_per_job` was.
 - `n_agents` = the map's agent count (the suite's map tables, `pps.envs.registry`).
 
 A scaling study needs at least `pps.analysis.outputs.MIN_AGENT_COUNTS` distinct agent counts;

@@ -25,8 +25,10 @@ def run(args: argparse.Namespace) -> int:
     from pps.analysis.claims import HIGH_DIM_MAPS
     from pps.analysis.pipeline import compute_stats
     from pps.methods import METHODS
-    from pps.errors import did_you_mean
+    from pps.errors import choice_error
 
+    if args.baseline not in METHODS:  # a typo would otherwise overwrite every table with empty comparisons
+        raise choice_error("baseline method", args.baseline, METHODS)
     for t in args.thresholds:
         if not 0 < t <= 1:
             raise UserError(f"--thresholds are scores in (0, 1] (a win rate, or the fraction of the way from a random "
@@ -40,9 +42,8 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"{results / 'final.csv'} holds no runs; run `pps aggregate` on a folder with complete runs.")
     if args.baseline not in set(final["method"]):
         present = sorted(set(final["method"]))
-        hint = did_you_mean(args.baseline, METHODS) if args.baseline not in METHODS else ""
         print(f"pps stats: warning: baseline '{args.baseline}' has no runs in {results / 'final.csv'} "
-              f"(methods present: {', '.join(present)}).{hint} Comparisons are left empty.", file=sys.stderr)
+              f"(methods present: {', '.join(present)}). Comparisons are left empty.", file=sys.stderr)
     outputs = compute_stats(
         final, curves, baseline=args.baseline, thresholds=sorted(set(args.thresholds)), smooth_window=args.smooth_window,
         seed=args.bootstrap_seed, claims_interval=args.claims_interval,

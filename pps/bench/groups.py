@@ -240,12 +240,14 @@ def _measure(mode: str, procs: list[_Proc], wall_s: float, size: int) -> dict[st
     sections = {s: 0.0 for s in SECTIONS}
     startup, train, peaks = [], [], []
     for p, recs in zip(procs, per_proc):
-        last = max(recs, key=lambda r: float(r["wall_s"]))  # a group's sections/peak as of its end
+        # the process's totals: run.json's group_cost (its top level is each run's share)
+        totals = [r.get("group_cost") or r for r in recs]
+        last = max(totals, key=lambda r: float(r["wall_s"]))  # a group's sections/peak as of its end
         for s in SECTIONS:
             sections[s] += float(last.get("time_s", {}).get(s, 0.0))
         train.append(float(last["wall_s"]))
         startup.append(p.wall_s - float(last["wall_s"]))
-        peaks.append(max(float(r["peak_rss_mb"]) for r in recs))
+        peaks.append(max(float(r["peak_rss_mb"]) for r in totals))
     total = sum(sections.values()) or 1.0
     n_proc = len(procs)
     return {

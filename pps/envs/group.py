@@ -31,6 +31,10 @@ class RunGroupEnv:
         self.n_runs = len(self.envs)
         self.per_run = envs[0].n_envs
         self.n_envs = self.per_run * self.n_runs
+        devices = {str(getattr(e, "device", "cpu")) for e in envs}
+        if len(devices) != 1:
+            raise ValueError(f"every run of a group hands out tensors on one device, got {sorted(devices)}")
+        self.device = torch.device(devices.pop())  # where the envs' tensors live (`pps.devices`)
 
     def reset(self) -> Observation:
         parts = [env.reset() for env in self.envs]

@@ -46,7 +46,15 @@ from pps.envs.base import EnvInfo, Observation, StepResult
 
 def import_jax(device: str = "cpu"):
     """Import jax, pinned to the CPU unless a CUDA device is requested, with a persistent
-    compilation cache (see `enable_compilation_cache`)."""
+    compilation cache (see `enable_compilation_cache`).
+
+    Training builds its envs on the CPU (`pps.devices.ENV_DEVICE`), so jax never touches a
+    GPU there. A CUDA build of jax would otherwise take 75% of the GPU's memory the moment
+    its GPU backend starts, leaving the learner too little: preallocation is turned off for
+    every device (`XLA_PYTHON_CLIENT_PREALLOCATE=false`, read when that backend starts). Both
+    variables are defaults: a value the user set wins, and a jax imported before pps keeps
+    the platforms it was imported with."""
+    os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
     if "jax" not in sys.modules and not str(device).startswith("cuda"):
         os.environ.setdefault("JAX_PLATFORMS", "cpu")
     import jax

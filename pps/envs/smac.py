@@ -9,6 +9,14 @@ Episodes are synchronous: after an env's `done`, it is not stepped again until `
 its rows repeat its last obs/state/avail with reward 0 and done/won as at the end.
 `won` is SMAC's `info["battle_won"]`; `truncated` is SMAC's `info["episode_limit"]`. Rewards are SMAC's defaults (scaled to 20 per episode).
 
+Time limits: `StarCraft2Env.step()` ends a time-out with `terminated=True` either way, and
+puts `info["episode_limit"] = True` only when the env was built with
+`continuing_episode=True` (its default is False, as in PyMARL's `sc2.yaml`); the flag
+changes nothing else. So every env here is built with it: a time-out is then a truncation
+that the learner bootstraps through, as on every other backend (DESIGN §2). Counting steps
+instead could not tell a time-out from a battle lost on the limit's last step, which SMAC
+reports as a terminal (it checks the battle's end before the limit).
+
 RNG: StarCraft II draws its randomness from the game seed given at launch (env i gets
 `seed + i` wrapped into uint32, the protobuf field's type: `pps.seeding.env_seeds`); it cannot be captured mid-run, so `get_rng_state()` only records the seed
 and episode count and a resumed run does not replay the same episodes (as in PyMARL).
@@ -106,7 +114,8 @@ class SmacVecEnv:
         self.n_envs = int(n_envs)
         self.seed = int(seed)
         self.device = torch.device(device)
-        self.envs = [StarCraft2Env(map_name=map_name, seed=s) for s in env_seeds(self.seed, self.n_envs)]
+        self.envs = [StarCraft2Env(map_name=map_name, seed=s, continuing_episode=True)
+                     for s in env_seeds(self.seed, self.n_envs)]
         self.info = _info_from_env(map_name, self.envs[0])
         self._episodes = 0
         self._checked_types = False
@@ -169,7 +178,8 @@ class SmacVecEnv:
             self._done[i] = bool(terminated)
             self._won[i] = bool(info.get("battle_won", False))
             # SMAC ends a time-limited episode with terminated=True and says why in
-            # info["episode_limit"] (PyMARL bootstraps those the same way).
+            # info["episode_limit"] (continuing_episode=True above). A lost connection to
+            # StarCraft II also ends it, with an empty info: a terminal, as in PyMARL.
             self._truncated[i] = bool(terminated) and bool(info.get("episode_limit", False))
             self._last[i] = self._observe(env)
         obs, state, avail = self._tensors(zip(*self._last))

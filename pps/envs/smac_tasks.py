@@ -154,4 +154,5 @@ BACKEND = Backend(
     has_win_condition=True,
     description="oxwhirl's SMAC on StarCraft II",
     team_reward="SMAC's shaped team reward (damage, kills, win bonus), scaled to at most 20 per episode",
+    max_return=20.0,  # StarCraft2Env's reward_scale_rate: rewards are divided by max_reward / 20
 )

@@ -55,4 +55,5 @@ BACKEND = Backend(
     has_win_condition=True,
     description="jaxmarl's SMAX (StarCraft-like micromanagement in JAX, no StarCraft II)",
     team_reward="jaxmarl SMAX's team reward: enemy health lost (at most 1 per episode) plus 1 for a win",
+    max_return=2.0,  # all enemy health (1) plus the win bonus (1)
 )

@@ -124,6 +124,10 @@ class Backend:
     info_problem: Callable[[], str] | None = None
     # "module:attribute" of a {map: ReferencePolicy} table for return-scored tasks, or ''
     reference_policies: str = ""
+    # The most team return one episode can pay (a won battle with every enemy dead), for
+    # backends with a win condition; None where tasks are scored against reference returns.
+    # RS-PPS scores returns as a fraction of it (pps.rs_scores).
+    max_return: float | None = None
 
     def __post_init__(self) -> None:
         wrong = [m for m, spec in self.tasks.items() if (spec.env, spec.map) != (self.name, m)]

@@ -48,8 +48,10 @@ class SlotLinear(nn.Module):
             nn.init.kaiming_uniform_(self.weight[s], a=math.sqrt(5))
             nn.init.uniform_(self.bias[s], -bound, bound)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return slot_affine(x, self.weight, self.bias)
+    def forward(self, x: torch.Tensor, fixed_rows: bool = False) -> torch.Tensor:
+        """`fixed_rows`: the row count is the same alone and in any group (acting: envs x
+        agents per slot), so the rows need no padding to whole chunks (`pps.nets.row_sums`)."""
+        return slot_affine(x, self.weight, self.bias, fixed_rows)
 
 
 class SlotGRUCell(nn.Module):
@@ -63,9 +65,9 @@ class SlotGRUCell(nn.Module):
         self.bias_ih = nn.Parameter(torch.empty(n_slots, 3 * hidden))
         self.bias_hh = nn.Parameter(torch.empty(n_slots, 3 * hidden))
 
-    def input_gates(self, x: torch.Tensor) -> torch.Tensor:
+    def input_gates(self, x: torch.Tensor, fixed_rows: bool = False) -> torch.Tensor:
         """The input half of the gates, `[S, M, 3H]`; for a sequence it is computed for all steps at once."""
-        return slot_affine(x, self.weight_ih, self.bias_ih)
+        return slot_affine(x, self.weight_ih, self.bias_ih, fixed_rows)
 
     def step(self, gates_x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
         gates_h = torch.baddbmm(self.bias_hh.unsqueeze(1), h, self.weight_hh.transpose(1, 2))
@@ -131,9 +133,12 @@ class SlotAgents(nn.Module):
         return view
 
     def step(self, x: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """One time step. x `[S, M, in]`, h `[S, M, H]` -> (q `[S, M, A]`, new h)."""
-        h = self.rnn(F.relu(self.fc1(x)), h)
-        return self.fc2(h), h
+        """One time step (acting). x `[S, M, in]`, h `[S, M, H]` -> (q `[S, M, A]`, new h).
+
+        A slot's M rows (its envs' agents) number the same alone and in a group, so the
+        layers skip the row padding that whole sequences need."""
+        h = self.rnn.step(self.rnn.input_gates(F.relu(self.fc1(x, fixed_rows=True)), fixed_rows=True), h)
+        return self.fc2(h, fixed_rows=True), h
 
     def unroll(self, x: torch.Tensor) -> torch.Tensor:
         """A whole sequence from a zero hidden state. x `[S, M, T, in]` -> q `[S, M, T, A]`.

@@ -1,45 +1,63 @@
-"""Sums over rows whose bits do not depend on how many zero rows follow (DESIGN §3, run groups).
+"""Row arithmetic whose bits do not depend on how many rows follow (DESIGN §3, run groups).
 
 A run group cuts each replay batch to the longest episode of *any* of its runs, so a run's
 batch in a group is its batch alone plus zero-padded time steps; with rows ordered
-time-major (all of step 0, then step 1, ...) they are extra zero rows at the end. Forward
-matmuls compute each row on its own and are unaffected. Every sum *over* rows is not: a
-layer's weight gradient is a matmul whose inner dimension is the rows, and MKL blocks that
-dimension differently once it passes a few hundred (measured: appending zero rows changes
-the result from K = 385 rows on); torch's vectorised reductions group partial sums by length
-too (a bias gradient over 31 rows changes when zeros follow). Exact zeros, different rounding.
+time-major (all of step 0, then step 1, ...) they are extra rows at the end. Two kinds of
+kernel let those extra rows change the bits of the real ones (measured on Intel and AMD
+CPUs, MKL and torch's own kernels alike):
 
-The remedy: cut the rows into chunks of exactly `ROW_CHUNK` (the last one zero-padded), reduce
-every chunk with the same kernel at the same shape, and add the chunk results one after
-another. A chunk's result depends only on its contents, and a trailing all-zero chunk adds
-exactly 0, so a run's sums are the same bits whatever padding its group adds. Costs: at most
-`ROW_CHUNK - 1` zero rows per sum and one small add per chunk.
+- A matmul over rows (`[K, in] @ [in, out]`) computes each row on its own, but BLAS picks
+  its blocking, its tail kernels and its thread split from K: row i of a 1,111-row product
+  can differ in the last bit from row i of the same rows followed by 300 more.
+- A sum *over* rows (a layer's weight and bias gradients, the loss) groups its partial sums
+  by length, vectorised or blocked (appending zero rows changes it from K = 31 rows on).
+
+The remedy, by construction rather than by the blocking of one BLAS:
+
+- Every row-wise matmul runs on rows padded to a whole number of `ROW_CHUNK`-row chunks,
+  so a row sits at the same place in the same kind of block whatever follows it.
+- Every sum over rows is taken chunk by chunk: each chunk is reduced by one kernel call at
+  one fixed shape (`[ROW_CHUNK, ...]`, every chunk's memory at the same alignment), and the
+  chunk results are added strictly left to right with a float64 accumulator (`cumsum`,
+  whose CPU kernel is a sequential scan in the accumulate type). An all-zero chunk adds
+  exactly 0, so trailing padding never changes a sum.
+
+Costs: up to `ROW_CHUNK - 1` padding rows per layer and slot, and one `[S, n, out, in]`
+buffer of chunk products per weight gradient.
 """
 
 from __future__ import annotations
 
 import torch
 
-# Rows per chunk: well below MKL's inner blocking (384), a multiple of the vector width.
+# Rows per chunk: a multiple of every vector width and register block in use (8, 16, 64).
 ROW_CHUNK = 128
+
+
+def padded_rows(k: int, chunk: int = ROW_CHUNK) -> int:
+    """`k` rounded up to whole chunks (at least one)."""
+    return max(1, -(-k // chunk)) * chunk
+
+
+def pad_rows(x: torch.Tensor, chunk: int = ROW_CHUNK) -> torch.Tensor:
+    """`[S, K, *f]` -> `[S, padded_rows(K), *f]`, zero rows appended (no copy when K is whole)."""
+    s, k = x.shape[:2]
+    extra = padded_rows(k, chunk) - k
+    if extra == 0:
+        return x.contiguous()
+    return torch.cat([x, x.new_zeros(s, extra, *x.shape[2:])], dim=1)
 
 
 def row_chunks(x: torch.Tensor, chunk: int = ROW_CHUNK) -> torch.Tensor:
     """`[S, K, *f]` -> `[S, ceil(K / chunk), chunk, *f]`, zero-padded to whole chunks."""
-    s, k = x.shape[:2]
-    n = max(1, -(-k // chunk))
-    pad = n * chunk - k
-    if pad:
-        x = torch.cat([x, x.new_zeros(s, pad, *x.shape[2:])], dim=1)
-    return x.reshape(s, n, chunk, *x.shape[2:])
+    x = pad_rows(x, chunk)
+    return x.view(x.shape[0], -1, chunk, *x.shape[2:])
 
 
 def add_in_order(parts: torch.Tensor) -> torch.Tensor:
-    """`[S, n, *f]` -> `[S, *f]`: ((p0 + p1) + p2) + ..., left to right whatever n is."""
-    total = parts[:, 0]
-    for i in range(1, parts.shape[1]):
-        total = total + parts[:, i]
-    return total
+    """`[S, n, *f]` -> `[S, *f]`: p0 + p1 + p2 + ... strictly left to right (float64 running
+    sum, rounded once), whatever n is; appended zero parts leave it unchanged."""
+    return parts.cumsum(dim=1)[:, -1]
 
 
 def row_sum(x: torch.Tensor) -> torch.Tensor:
@@ -49,7 +67,7 @@ def row_sum(x: torch.Tensor) -> torch.Tensor:
 
 class SlotAffine(torch.autograd.Function):
     """`bias + x @ weight^T` per slot (`x [S, K, in]`, `weight [S, out, in]`, `bias [S, out]`)
-    whose weight and bias gradients are `row_sum`-style chunked sums over the K rows.
+    on whole row chunks, whose weight and bias gradients are chunked sums over the K rows.
 
     One output (QMIX's state-value head) is a row-wise dot product rather than a matmul:
     torch sends a batched matrix-vector product to a different BLAS kernel for one slot than
@@ -58,55 +76,67 @@ class SlotAffine(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+        k = x.shape[1]
+        x = pad_rows(x)
         ctx.save_for_backward(x, weight)
-        return affine(x, weight, bias)
+        ctx.rows = k
+        return affine_padded(x, weight, bias)[:, :k]
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
         x, weight = ctx.saved_tensors
-        single = weight.shape[1] == 1
+        k = ctx.rows
+        grad = pad_rows(grad)
         grad_x = grad_w = grad_b = None
         if ctx.needs_input_grad[0]:
-            grad_x = grad * weight if single else torch.bmm(grad, weight)
+            grad_x = (grad * weight if weight.shape[1] == 1 else torch.bmm(grad, weight))[:, :k]
         if ctx.needs_input_grad[1] or ctx.needs_input_grad[2]:
             grad_w, grad_b = _chunked_parameter_grads(x, grad)
         return grad_x, grad_w, grad_b
 
 
 def _chunked_parameter_grads(x: torch.Tensor, grad: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Weight `[S, out, in]` and bias `[S, out]` gradients, summed chunk by chunk over the rows.
+    """Weight `[S, out, in]` and bias `[S, out]` gradients of rows padded to whole chunks.
 
-    Each chunk is a `[S, C, ...]` slice of the rows (the last one copied and zero-padded to C
-    rows), so every chunk's matmul has one shape and, per slot, one memory layout (rows of
-    `in` contiguous floats): BLAS picks its kernel by shape and strides, and a run's
-    gradients must not depend on its group's. The running sum is added to chunk by chunk.
+    All chunks of all slots go through one batched matmul of `[out, C] @ [C, in]` per
+    chunk (one shape, one stride pattern, 512-byte-aligned starts), then are added in chunk
+    order (`add_in_order`). The batch always holds two or more chunks: torch runs the items
+    of a batch one BLAS call per thread, but hands a batch of one to a multi-threaded BLAS
+    call, which splits this short inner dimension (the C rows) over its threads and rounds
+    otherwise; a lone chunk therefore gets an all-zero partner.
     """
-    k = x.shape[1]
-    x, grad = x.contiguous(), grad.contiguous()
-    single = grad.shape[-1] == 1
-    grad_w = grad_b = None
-    for start in range(0, k, ROW_CHUNK):
-        xc, gc = x[:, start:start + ROW_CHUNK], grad[:, start:start + ROW_CHUNK]
-        if xc.shape[1] < ROW_CHUNK:
-            xc, gc = row_chunks(xc)[:, 0], row_chunks(gc)[:, 0]
-        # one output: a matrix-vector product would take another BLAS kernel; elementwise instead
-        part_w = (gc * xc).sum(dim=1, keepdim=True) if single else torch.bmm(gc.transpose(1, 2), xc)
-        part_b = gc.sum(dim=1)
-        grad_w = part_w if grad_w is None else grad_w + part_w
-        grad_b = part_b if grad_b is None else grad_b + part_b
-    return grad_w, grad_b
+    s, kp, n_in = x.shape
+    n_out = grad.shape[-1]
+    n = kp // ROW_CHUNK
+    xc = x.view(s * n, ROW_CHUNK, n_in)
+    gc = grad.view(s * n, ROW_CHUNK, n_out)
+    if s * n == 1:
+        xc, gc = torch.cat([xc, torch.zeros_like(xc)]), torch.cat([gc, torch.zeros_like(gc)])
+    if n_out == 1:  # a matrix-vector product would take another BLAS kernel; elementwise instead
+        part_w = (gc * xc).sum(dim=1, keepdim=True)
+    else:
+        part_w = torch.bmm(gc.transpose(1, 2), xc)
+    part_b = gc.sum(dim=1)
+    return (add_in_order(part_w[:s * n].view(s, n, n_out, n_in)), add_in_order(part_b[:s * n].view(s, n, n_out)))
 
 
-def affine(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
-    """The forward of `SlotAffine` without autograd (acting, evaluation, target networks)."""
+def affine_padded(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """`bias + x @ weight^T` for rows already padded to whole chunks."""
     if weight.shape[1] == 1:
         return (x * weight).sum(dim=-1, keepdim=True) + bias.unsqueeze(1)
     # baddbmm fuses bias and matmul: [S, K, out] = bias[S, 1, out] + x @ W^T
     return torch.baddbmm(bias.unsqueeze(1), x, weight.transpose(1, 2))
 
 
-def slot_affine(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
-    """`SlotAffine` where a gradient is wanted, the plain forward otherwise."""
+def affine(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """The forward of `SlotAffine` without autograd (acting, evaluation, target networks)."""
+    k = x.shape[1]
+    return affine_padded(pad_rows(x), weight, bias)[:, :k]
+
+
+def slot_affine(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, fixed_rows: bool = False) -> torch.Tensor:
+    """`SlotAffine` where a gradient is wanted, the plain forward otherwise. `fixed_rows`: the
+    caller's row count never depends on the group (acting), so no padding is needed."""
     if torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad or bias.requires_grad):
         return SlotAffine.apply(x, weight, bias)
-    return affine(x, weight, bias)
+    return affine_padded(x, weight, bias) if fixed_rows else affine(x, weight, bias)

@@ -1,0 +1,104 @@
+"""On a real GPU (skipped without one): the learner trains there, jax leaves its memory alone,
+and a killed group of five resumes exactly (README: On a GPU).
+
+GPU results are not the CPU's bits (other kernels, other rounding), so these tests compare
+GPU runs with GPU runs. A run is repeatable on one GPU because `pps.devices.prepare_cuda`
+turns on torch's deterministic algorithms. Without a GPU, `tests/test_devices.py` checks
+the same placement on an emulated device.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+
+from pps.config import resolve_config
+from pps.devices import HOST
+from pps.run_record import METRICS_COLUMNS
+from pps.train import Trainer
+
+pytestmark = [
+    pytest.mark.gpu,
+    pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (torch.cuda.is_available())"),
+]
+
+NOT_WALL = [c for c in METRICS_COLUMNS if c != "wall_s"]
+SEEDS = (0, 1, 2, 3, 4)
+MPE = {"t_max": 3000, "eval_interval": 250, "eval_episodes": 4, "batch_size": 4, "n_envs": 4, "buffer_size": 100,
+       "target_update_interval": 20, "epsilon_anneal_steps": 500, "checkpoint_interval": 300, "groups": "all",
+       "opt_state_on_aggregate": "reset", "device": "cuda"}
+
+
+def test_the_learner_trains_on_the_gpu_and_envs_replay_and_rng_stay_on_the_host(tmp_path):
+    config = resolve_config({**MPE, "env": "mpe", "map": "simple_spread_v3", "method": "a-pps", "interval": 5})
+    trainer = Trainer(config, tmp_path, show_progress=False)
+    for _ in range(3):
+        trainer.iteration()
+    assert trainer.learner.updates > 0
+    for net in (trainer.agents, trainer.learner.mixer, trainer.learner.target_agents, trainer.learner.target_mixer):
+        assert all(p.is_cuda for p in net.parameters())
+    for state in trainer.learner.optimizer.state.values():
+        assert state["exp_avg"].is_cuda
+    assert all(t.device == HOST for t in trainer.buffer.storage.values())
+    assert trainer.runs[0].explore.device == HOST and trainer.train_runner.env_device == HOST
+
+
+def test_jax_leaves_the_gpu_memory_to_the_learner():
+    """Building and stepping envs takes no GPU memory: jax is pinned to the CPU and, were a
+    CUDA build of it started anyway, would not preallocate."""
+    code = ("import torch\n"
+            "free0, total = torch.cuda.mem_get_info()\n"
+            "from pps.envs import registry\n"
+            "env = registry.make_env('mpe', 'simple_spread_v3', 8, 0)\n"
+            "env.reset(); env.step(torch.zeros(8, 3, dtype=torch.long))\n"
+            "free1, _ = torch.cuda.mem_get_info()\n"
+            "print(free0 - free1, total)\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("XLA_PYTHON_CLIENT_PREALLOCATE", "JAX_PLATFORMS")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr
+    taken, total = (int(x) for x in out.stdout.split()[-2:])
+    assert taken < 256 * 2**20, f"the envs took {taken / 2**20:.0f} MiB of {total / 2**20:.0f} MiB of GPU memory"
+
+
+def _metrics(folder: Path) -> pd.DataFrame:
+    return pd.read_csv(folder / "metrics.csv")[NOT_WALL]
+
+
+@pytest.mark.slow
+def test_a_gpu_group_of_five_resumes_exactly_after_kill_9(tmp_path):
+    base = ["train", "--env", "mpe", "--map", "simple_spread_v3", "--method", "a-pps", "--interval", "5",
+            "--quiet", "--seeds", *map(str, SEEDS)]
+    run = [sys.executable, "-m", "pps.cli", *base, *(a for k, v in MPE.items() for a in ("--set", f"{k}={v}"))]
+    started = time.time()
+    straight = subprocess.run([*run, "--out", str(tmp_path / "straight")], capture_output=True, text=True, timeout=600)
+    assert straight.returncode == 0, straight.stderr
+    print(f"group of {len(SEEDS)}, {MPE['t_max']} steps each, on {torch.cuda.get_device_name()}: "
+          f"{time.time() - started:.1f} s")
+
+    out = tmp_path / "killed"
+    proc = subprocess.Popen([*run, "--out", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while time.time() < deadline and not all((out / f"seed{s}" / "checkpoint.pt").exists() for s in SEEDS):
+        time.sleep(0.05)
+    time.sleep(0.5)
+    assert proc.poll() is None, "the group finished before it could be killed; raise t_max"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not any((out / f"seed{s}" / "metrics.csv").exists() for s in SEEDS)
+
+    resumed = subprocess.run([*run, "--out", str(out)], capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr
+    assert resumed.stderr.count("resumed:") == len(SEEDS)
+    for s in SEEDS:
+        pd.testing.assert_frame_equal(_metrics(tmp_path / "straight" / f"seed{s}"), _metrics(out / f"seed{s}"))
+        assert json.loads((out / f"seed{s}" / "run.json").read_text())["device"] == "cuda"
+    assert not _metrics(out / "seed0").equals(_metrics(out / "seed1"))  # five runs, not one copied
