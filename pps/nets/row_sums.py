@@ -18,9 +18,8 @@ The remedy, by construction rather than by the blocking of one BLAS:
   so a row sits at the same place in the same kind of block whatever follows it.
 - Every sum over rows is taken chunk by chunk: each chunk is reduced by one kernel call at
   one fixed shape (`[ROW_CHUNK, ...]`, every chunk's memory at the same alignment), and the
-  chunk results are added strictly left to right with a float64 accumulator (`cumsum`,
-  whose CPU kernel is a sequential scan in the accumulate type). An all-zero chunk adds
-  exactly 0, so trailing padding never changes a sum.
+  chunk results are added by a pairwise tree of fixed shape (`add_in_order`). An all-zero
+  chunk adds exactly 0, so trailing padding never changes a sum.
 
 Costs: up to `ROW_CHUNK - 1` padding rows per layer and slot, and one `[S, n, out, in]`
 buffer of chunk products per weight gradient.
@@ -55,9 +54,16 @@ def row_chunks(x: torch.Tensor, chunk: int = ROW_CHUNK) -> torch.Tensor:
 
 
 def add_in_order(parts: torch.Tensor) -> torch.Tensor:
-    """`[S, n, *f]` -> `[S, *f]`: p0 + p1 + p2 + ... strictly left to right (float64 running
-    sum, rounded once), whatever n is; appended zero parts leave it unchanged."""
-    return parts.cumsum(dim=1)[:, -1]
+    """`[S, n, *f]` -> `[S, *f]` by a pairwise tree whose shape does not depend on n: parts
+    2i and 2i + 1 are added, then the pairs' sums pairwise, and so on; a part without a
+    partner is carried up as it is (as if added to zero, which is exact). Every node of the
+    tree sums the same parts whatever follows them, so appended zero parts leave the result
+    unchanged. log2(n) vectorised adds; pairwise sums also round less than a running sum."""
+    while parts.shape[1] > 1:
+        n = parts.shape[1]
+        pairs = parts[:, 0:n - 1:2] + parts[:, 1:n:2]
+        parts = torch.cat([pairs, parts[:, n - 1:]], dim=1) if n % 2 else pairs
+    return parts[:, 0]
 
 
 def row_sum(x: torch.Tensor) -> torch.Tensor:
