@@ -82,7 +82,7 @@ class RunConfig:
     # PPS
     # RS-PPS softmax temperature, on the task's normalised score (pps.rs_scores: 0 = floor,
     # 1 = solved), so it means the same on every backend; 0.05 is softmax of SMAC returns.
-    rs_temperature: float = 0.2
+    rs_temperature: float = 0.5
     rs_eval_episodes: int = 10
     # The agent id network i sees while it plays every seat of the RS-PPS swap evaluation:
     # "own" (i's, the only id a per-agent network is trained on) or "agent" (the seat's, as
@@ -120,6 +120,21 @@ class RunConfig:
         d = dataclasses.asdict(self)
         d["pp_shared"] = list(self.pp_shared)
         return d
+
+
+def inert_keys(c: RunConfig) -> frozenset[str]:
+    """Run keys whose value cannot change this run (RS-PPS's keys for any other method, an
+    aggregation policy for a method that never aggregates): a folder trained before such a
+    key existed, or with another value of it, still holds this very run and may resume."""
+    method = get_method(c.method)
+    keys: set[str] = set()
+    if method.aggregation != "reward_weighted":
+        keys |= {"rs_temperature", "rs_eval_episodes", "rs_swap_agent_id"}
+    if method.aggregation != "partial_mean":
+        keys.add("pp_shared")
+    if not method.aggregates:
+        keys |= {"opt_state_on_aggregate", "groups"}
+    return frozenset(keys)
 
 
 SMAX_REWARD_SCALE = 10.0

@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # pragma: no cover
 SKIP_ENV = "PPS_MEMORY_CHECK"
 _NO_LIMIT = 2**60  # cgroup v1 reports "no limit" as a huge page-rounded number
 _CGROUP_ROOT = Path("/sys/fs/cgroup")
+_PROC_CGROUP = Path("/proc/self/cgroup")
 
 
 def _read_int(path: Path) -> int | None:
@@ -47,28 +48,49 @@ def _meminfo_available() -> int | None:
     return None
 
 
-def _cgroup_room() -> int | None:
-    """Bytes left under this process's cgroup memory limit (v2 or v1), None without a limit."""
+def _stat(folder: Path, key: str) -> int:
+    """One counter of a cgroup's memory.stat (0 where it cannot be read)."""
     try:
-        lines = Path("/proc/self/cgroup").read_text().splitlines()
+        for line in (folder / "memory.stat").read_text().splitlines():
+            name, _, value = line.partition(" ")
+            if name == key:
+                return int(value)
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def _room(folder: Path, limit_name: str, usage_name: str, cache_key: str) -> int | None:
+    """Bytes left under one cgroup's limit, None without a (readable) limit. Usage counts the
+    page cache, which the kernel reclaims before it kills anything, so the cache is not used up."""
+    limit, usage = _read_int(folder / limit_name), _read_int(folder / usage_name)
+    if limit is None or usage is None or limit >= _NO_LIMIT:
+        return None
+    return max(limit - max(usage - _stat(folder, cache_key), 0), 0)
+
+
+def _cgroup_room() -> int | None:
+    """Bytes left under the tightest memory limit of this process's cgroup and every cgroup
+    above it (a batch scheduler often sets the limit on the job's cgroup, not on the step's
+    leaf below it); v2 or v1; None without a limit."""
+    try:
+        lines = _PROC_CGROUP.read_text().splitlines()
     except OSError:
         return None
     rooms = []
     for line in lines:
         _, controllers, rel = line.split(":", 2)
         if controllers == "":  # cgroup v2
-            base, limit_name, usage_name = _CGROUP_ROOT, "memory.max", "memory.current"
+            base, names = _CGROUP_ROOT, ("memory.max", "memory.current", "file")
         elif "memory" in controllers.split(","):  # cgroup v1
-            base, limit_name, usage_name = _CGROUP_ROOT / "memory", "memory.limit_in_bytes", "memory.usage_in_bytes"
+            base, names = _CGROUP_ROOT / "memory", ("memory.limit_in_bytes", "memory.usage_in_bytes",
+                                                    "total_inactive_file")
         else:
             continue
+        leaf = base / rel.lstrip("/")
         # In a container the cgroup path is often not visible under the mount: its root is ours.
-        for folder in (base / rel.lstrip("/"), base):
-            limit, usage = _read_int(folder / limit_name), _read_int(folder / usage_name)
-            if limit is not None and usage is not None:
-                if limit < _NO_LIMIT:
-                    rooms.append(max(limit - usage, 0))
-                break
+        folders = [leaf, *[p for p in leaf.parents if p.is_relative_to(base)]] if leaf.exists() else [base]
+        rooms += [room for room in (_room(f, *names) for f in folders) if room is not None]
     return min(rooms) if rooms else None
 
 

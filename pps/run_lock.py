@@ -16,10 +16,12 @@ behind, harmless: the next trainer locks it again.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
 import socket
+import sys
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from datetime import datetime, timezone
@@ -39,6 +41,10 @@ def _holder(fd: int) -> str:
         return "another process (its pid and host are not recorded yet)"
 
 
+# errors by which flock says the file system cannot lock (as opposed to: someone holds it)
+_NO_LOCKING = {errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL}
+
+
 def _acquire(folder: Path) -> int:
     """Open and lock `folder`'s lock file; the open descriptor holds the lock."""
     path = folder / LOCK_FILE
@@ -56,6 +62,16 @@ def _acquire(folder: Path) -> int:
             os.close(fd)
             raise UserError(f"'{folder}' is being trained by {holder}. Wait for it to finish, "
                             f"or stop it first; this process changed nothing there.") from None
+        except OSError as err:
+            if err.errno not in _NO_LOCKING:
+                os.close(fd)
+                raise
+            # Lustre without -o flock, NFS without lockd, some FUSE mounts: training must not
+            # become impossible there, so go on without the lock and say so once
+            print(f"pps: warning: '{folder}' is on a file system without file locks ({err.strerror}); "
+                  f"training without the lock, so do not train this folder from two processes at once.",
+                  file=sys.stderr)
+            break
         # The previous holder may have removed the file between our open and our lock:
         # then we hold a lock on a name nobody else sees, so start again with the new file.
         try:

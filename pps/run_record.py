@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from pps import atomic
-from pps.config import RunConfig
+from pps.config import RunConfig, inert_keys
 from pps.errors import UserError
 
 METRICS_COLUMNS = (
@@ -75,11 +75,13 @@ def read_run_json(out_dir: Path) -> dict[str, Any] | None:
 
 
 def check_same_run(out_dir: Path, previous: dict[str, Any], config: RunConfig) -> None:
-    """Refuse to resume into (or overwrite) a folder that holds a different run."""
+    """Refuse to resume into (or overwrite) a folder that holds a different run. Keys that
+    cannot change this run (`inert_keys`: e.g. RS-PPS's for QMIX) are not compared, so a
+    folder from a version before such a key existed still resumes."""
     old = dict(previous.get("config") or {})
     new = config.to_dict()
-    differing = sorted(k for k in set(old) | set(new)
-                       if k not in RESUMABLE_DIFFERENCES and old.get(k) != new.get(k))
+    ignored = set(RESUMABLE_DIFFERENCES) | inert_keys(config)
+    differing = sorted(k for k in set(old) | set(new) if k not in ignored and old.get(k) != new.get(k))
     if differing:
         shown = "; ".join(f"{k}: {old.get(k)!r} there, {new.get(k)!r} now" for k in differing[:6])
         raise UserError(

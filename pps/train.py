@@ -98,6 +98,9 @@ def deviations(config: RunConfig) -> list[str]:
         out.append("SMAX world state rescaled to [-1, 1]")
         if config.effective_reward_scale != 1.0:
             out.append(f"SMAX rewards scaled by {config.effective_reward_scale:g} (SMAC's scale; SMAX pays at most ~2)")
+    if config.env == "smac":
+        out.append("SMAC time-outs bootstrap as truncations (StarCraft2Env built with continuing_episode=True; "
+                   "authors' PyMARL config: continuing_episode False, every time-out terminal)")
     if config.compact_buffer:
         out.append("replay stores observations/states as float16")
     return out

@@ -192,3 +192,25 @@ def test_invalid_yaml_config_is_one_line(tmp_path):
     with pytest.raises(UserError) as err:
         load_config_file(bad)
     assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("method, resumes", [("qmix", True), ("a-pps", True), ("pp-pps", True), ("rs-pps", False)])
+def test_a_folder_from_before_the_rs_keys_resumes_unless_the_run_is_rs_pps(tmp_path, method, resumes):
+    """A key added or changed later (RS-PPS's temperature and swap ids) changes nothing for a
+    method that never reads it, so its folders keep resuming after an upgrade; an RS-PPS
+    folder trained under the old meaning is a different run and is refused."""
+    from pps.config import resolve_config
+    from pps.run_record import check_same_run
+
+    config = resolve_config({"env": "smax", "map": "3m", "method": method}, {}, {})
+    before = config.to_dict()
+    del before["rs_swap_agent_id"]
+    before["rs_temperature"] = 1.0
+    if resumes:
+        check_same_run(tmp_path, {"config": before}, config)
+    else:
+        with pytest.raises(UserError, match="rs_swap_agent_id"):
+            check_same_run(tmp_path, {"config": before}, config)
+    changed = dict(config.to_dict(), lr=1e-3)
+    with pytest.raises(UserError, match="lr"):  # a key that matters is still compared
+        check_same_run(tmp_path, {"config": changed}, config)

@@ -21,6 +21,7 @@ HEADER_WORDS = {
     "float16": "float16",
     "SMAX rewards scaled": "rewards x10",
     "SMAX world state": "world state",
+    "SMAC time-outs": "time-outs bootstrap",
 }
 
 
@@ -37,8 +38,10 @@ def test_paper_preset_groups_all_agents_like_the_authors():
 
 def test_every_deviation_of_a_paper_run_is_named_in_the_preset_header():
     header = _header()
-    config = resolve_config(load_config_file(PAPER), {"method": "rs-pps", "map": "8m"})
-    listed = deviations(config)
+    listed = set()
+    for env, map_name in (("smax", "8m"), ("smac", "MMM2")):
+        config = resolve_config(load_config_file(PAPER), {"method": "rs-pps", "env": env, "map": map_name})
+        listed |= set(deviations(config))
     for deviation in listed:
         keys = [k for k in HEADER_WORDS if k in deviation]
         assert keys, f"run.json deviation {deviation!r} has no entry in HEADER_WORDS"

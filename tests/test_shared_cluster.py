@@ -342,3 +342,47 @@ def test_version_and_python_m_pps(capsys):
     assert run.returncode == 0 and run.stdout.strip() == f"pps-bench {version('pps-bench')}"
     listed = subprocess.run([sys.executable, "-m", "pps", "maps"], capture_output=True, text=True, timeout=120)
     assert listed.returncode == 0 and "3m" in listed.stdout
+
+
+@pytest.mark.parametrize("version", ["v2", "v1"])
+def test_the_memory_room_is_the_tightest_limit_above_the_process_less_reclaimable_cache(tmp_path, monkeypatch, version):
+    """A batch scheduler sets the limit on the job's cgroup, with the step's leaf below it
+    unlimited; the page cache counted in a cgroup's usage is reclaimable, not used up."""
+    from pps import host_memory
+
+    if version == "v2":
+        root, proc = tmp_path, "0::/job/step\n"
+        files = {"job": {"memory.max": "1000", "memory.current": "900", "memory.stat": "anon 400\nfile 500\n"},
+                 "job/step": {"memory.max": "max", "memory.current": "100", "memory.stat": "file 0\n"}}
+    else:
+        root, proc = tmp_path / "memory", "4:memory:/job/step\n"
+        files = {"job": {"memory.limit_in_bytes": "1000", "memory.usage_in_bytes": "900",
+                         "memory.stat": "total_inactive_file 500\n"},
+                 "job/step": {"memory.limit_in_bytes": str(2**63 - 4096), "memory.usage_in_bytes": "100"}}
+    for folder, contents in files.items():
+        (root / folder).mkdir(parents=True, exist_ok=True)
+        for name, text in contents.items():
+            (root / folder / name).write_text(text)
+    (tmp_path / "cgroup").write_text(proc)
+    monkeypatch.setattr(host_memory, "_CGROUP_ROOT", tmp_path)
+    monkeypatch.setattr(host_memory, "_PROC_CGROUP", tmp_path / "cgroup")
+    assert host_memory._cgroup_room() == 1000 - (900 - 500)
+
+
+def test_a_file_system_without_locks_trains_on_with_one_warning(tmp_path, monkeypatch, capsys):
+    """Lustre without -o flock or NFS without lockd answer flock with ENOLCK: a warning, not a
+    traceback, and the folder is still usable (and its lock file cleaned up)."""
+    import errno as errno_module
+    import fcntl
+
+    from pps import run_lock
+
+    def no_locks(fd, op):
+        raise OSError(errno_module.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    (tmp_path / "run").mkdir()
+    with run_lock.hold_all([tmp_path / "run"]):
+        assert (tmp_path / "run" / run_lock.LOCK_FILE).exists()
+    assert "without file locks" in capsys.readouterr().err
+    assert not (tmp_path / "run" / run_lock.LOCK_FILE).exists()
