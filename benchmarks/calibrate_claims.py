@@ -1,198 +1,140 @@
-"""Calibration of the claim verdicts of `claims.md`: false-"supported" rates and power.
+"""Calibration of the claim verdicts of `claims.md` on a hostile reviewer's nulls and effects.
 
-    python benchmarks/calibrate_claims.py                 # measure and print (about 5 min on 2 cores)
-    python benchmarks/calibrate_claims.py --write         # ... and store the rates for claims.md
-    python benchmarks/calibrate_claims.py --stability     # Monte Carlo error of the bootstrap vs resamples
-    python benchmarks/calibrate_claims.py --previous-rule # the claim-1 rule before issue 9, same nulls
-    python benchmarks/calibrate_claims.py --power-curve   # power of claim 1 against the true gain
-                                                          # (claims preset: 10 seeds x 3 maps)
+    python benchmarks/calibrate_claims.py                 # every scenario, print the table
+    python benchmarks/calibrate_claims.py --write         # ... and store it as the data claims.md quotes
+    python benchmarks/calibrate_claims.py --only "learn"  # the scenarios whose family or name contains it
+    python benchmarks/calibrate_claims.py --trials 200    # a quick look (larger Monte Carlo error)
 
-Null grids (every method one distribution per map; `unimodal` and `bimodal` learn/fail) at the
-default grid (1 map x 3 seeds) and the paper grid (5 maps x 5 seeds, 3 of them
-high-dimensional), and the power of claim 1 for a true +20% effect at 10 seeds on 3 maps, all
-through the functions that write `claims.md` (see `pps.analysis.calibration`). `--write`
-regenerates `pps/analysis/calibration_measured.py`, which `claims.md` prints under its rules.
+Every scenario of `pps.analysis.calibration_scenarios` (the interchangeable null, unequal
+spreads, learn-or-fail mixtures with equal means, per-map heterogeneity, sub-threshold
+effects, true wins where QMIX fails, identical PPS methods, uneven seeds, 3-20 seeds, 1-10
+maps, 32 and 96 episodes, ceiling and floor, +25% effects) is drawn `--trials` times and
+judged by the functions that write `claims.md`; then claim 1's power at +20% on 3 maps is
+measured against the number of seeds. Output: the table on stdout and, in `--out`, as
+`claims_calibration.csv` and `.md`; with `--write`, also the package data that `claims.md`
+and the README quote (`pps/analysis/calibration_measured.{csv,json}`).
 
-`--stability` shows why the bootstrap uses `pps.analysis.stats.N_RESAMPLES` resamples: for
-grids with a real effect it reports, per number of resamples, the Monte Carlo standard
-deviation of claim 1's lower CI bound across `--bootstrap-seed` values and the share of grids
-whose verdict changes between bootstrap seeds 0-3.
+The defaults take about 9 CPU-minutes in one process (11 minutes of wall-clock on a shared
+2-core machine); `--jobs N` spreads scenarios over N processes (the numbers do not depend on
+N: every scenario has its own seeded generator).
 """
 
 from __future__ import annotations
 
 import argparse
-import pprint
+import json
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from pps.analysis import calibration as K
-from pps.analysis.claims import SUPPORTED, judge_improvement
-from pps.analysis.stats import N_RESAMPLES
+from pps.analysis import calibration_scenarios as S
+from pps.analysis import calibration_table as CT
 
-MEASURED_FILE = Path(__file__).resolve().parents[1] / "pps" / "analysis" / "calibration_measured.py"
-
-
-def _simulate(job: tuple) -> K.Rates:
-    grid, scenario, trials, seed, n_resamples, concentration = job
-    return K.simulate(K.GRIDS.get(grid, K.POWER_GRID), scenario, trials, seed, n_resamples, lazy=True,
-                      concentration=concentration)
+POWER_SEEDS = (10, 20, 40, 60, 90, 120)
 
 
-def _fmt(rates: K.Rates, count) -> str:
-    if count is None:
-        return "–"
-    return f"{100 * rates.rate(count):5.2f}% (≤ {100 * rates.upper(count):.2f}%)"
+def _run(job: tuple) -> tuple[dict, dict]:
+    scenario, trials, seed, resamples = job
+    t0 = time.process_time()
+    counts = K.simulate(scenario, trials, seed, resamples)
+    return K.table_row(scenario, counts, trials, time.process_time() - t0), counts
 
 
-def calibrate(trials: int, power_trials: int, seed: int, n_resamples: int, jobs: int) -> dict:
-    nulls = [(g, k, trials, seed, n_resamples, K.CONCENTRATION) for g in K.GRIDS for k in K.NULLS]
-    power = [("power", "effect", power_trials, seed, n_resamples, c) for c in K.POWER_CONCENTRATIONS]
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
-        results = list(pool.map(_simulate, nulls + power))
-    null_rates, power_rates = results[: len(nulls)], results[len(nulls):]
-    print(f"false-'supported' rates, {trials} null grids each (in brackets: one-sided 95% upper bound)")
-    print(f"{'grid':8} {'null':9} {'claim 1 (any of 3)':>26} {'claim 2':>24} {'claim 3':>24}   claim 1 per method")
-    rows = []
-    for r in null_rates:
-        per = ", ".join(f"{m} {100 * r.rate(c):.2f}%" for m, c in r.claim1.items())
-        print(f"{r.grid:8} {r.scenario:9} {_fmt(r, r.claim1_any):>26} {_fmt(r, r.claim2):>24} {_fmt(r, r.claim3):>24}   {per}")
-        rows.append({
-            "grid": r.grid, "null": r.scenario,
-            "claim1": (r.rate(r.claim1_any), r.upper(r.claim1_any)),
-            "claim1_per_method": {m: r.rate(c) for m, c in r.claim1.items()},
-            "claim2": (r.rate(r.claim2), r.upper(r.claim2)),
-            "claim3": None if r.claim3 is None else (r.rate(r.claim3), r.upper(r.claim3)),
-        })
-    pw = []
-    for c, r in zip(K.POWER_CONCENTRATIONS, power_rates):
-        sd = _power_sd(c)
-        per_method = float(np.mean([r.rate(v) for v in r.claim1.values()]))
-        print(f"power (+{K.POWER_EFFECT:.0%}, {K.POWER_GRID.seeds} seeds x {K.POWER_GRID.maps} maps, SD ~ {sd:.2f}, "
-              f"{power_trials} grids): per method {100 * per_method:.1f}% "
-              f"({', '.join(f'{m} {100 * r.rate(v):.1f}%' for m, v in r.claim1.items())}), any {100 * r.rate(r.claim1_any):.1f}%")
-        pw.append({"concentration": c, "sd": round(sd, 3), "trials": power_trials, "per_method": per_method,
-                   "any": r.rate(r.claim1_any)})
-    return {"trials": trials, "n_resamples": n_resamples, "seed": seed, "null": rows, "power": pw}
+def _map(fn, jobs: list, workers: int) -> list:
+    if workers <= 1:
+        return [_progress(fn(j), i, len(jobs)) for i, j in enumerate(jobs)]
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        return [_progress(r, i, len(jobs)) for i, r in enumerate(pool.map(fn, jobs))]
 
 
-def power_curve(trials: int, n_resamples: int, seed: int, jobs: int,
-                effects: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5)) -> None:
-    """Power of claim 1 (per PPS method and for any of the three) against the true relative
-    gain, at the claims preset's size (10 seeds x 3 maps) and both seed-to-seed spreads: the
-    smallest gain the preset detects with 80% power is read off this table."""
-    jobs_list = [(e, c) for c in K.POWER_CONCENTRATIONS for e in effects]
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
-        results = list(pool.map(_simulate_effect, [(e, c, trials, seed, n_resamples) for e, c in jobs_list]))
-    print(f"claim 1 power, {trials} grids per cell, {n_resamples} resamples (10 seeds x 3 maps)")
-    print(f"{'true gain':>10} {'seed SD':>8} {'per method':>11} {'any of 3':>9}")
-    for (effect, c), r in zip(jobs_list, results):
-        per_method = float(np.mean([r.rate(v) for v in r.claim1.values()]))
-        print(f"{effect:>9.0%} {_power_sd(c):>8.3f} {per_method:>10.1%} {r.rate(r.claim1_any):>8.1%}")
+def _progress(result, i: int, total: int):
+    row = result[0]
+    print(f"[{i + 1}/{total}] {row['scenario']}, {row['size']}: {row['seconds']:.0f} s", file=sys.stderr, flush=True)
+    return result
 
 
-def _simulate_effect(job: tuple) -> K.Rates:
-    effect, concentration, trials, seed, n_resamples = job
-    return K.simulate(K.POWER_GRID, "effect", trials, seed, n_resamples, lazy=True,
-                      concentration=concentration, effect=effect)
+def power_summary(rows: list[dict], gain: float) -> list[dict]:
+    """Per spread: claim 1's power per PPS method at each seed count, and the seed count where
+    it reaches 80% (linear interpolation between the measured counts)."""
+    out = []
+    by_spread: dict[str, dict[int, float]] = {}
+    for row in rows:
+        by_spread.setdefault(row["scenario"], {})[int(row["size"].split()[0])] = float(row["claim1_power"])
+    for name, curve in by_spread.items():
+        k = float(name.rsplit(" ", 1)[1])
+        sd = _score_sd(k)
+        seeds = sorted(curve)
+        n80 = None
+        for a, b in zip(seeds, seeds[1:]):
+            if curve[a] < 0.8 <= curve[b]:
+                n80 = int(np.ceil(a + (0.8 - curve[a]) * (b - a) / (curve[b] - curve[a])))
+        if seeds and curve[seeds[0]] >= 0.8:
+            n80 = seeds[0]
+        out.append({"gain": gain, "concentration": k, "sd": round(sd, 3),
+                    "by_seeds": {str(n): round(curve[n], 4) for n in seeds}, "n80": n80})
+    return out
 
 
-def _power_sd(concentration: float, draws: int = 400) -> float:
-    """Mean over maps of QMIX's seed-to-seed SD of final scores in the effect grid."""
+def _score_sd(concentration: float, draws: int = 200_000) -> float:
+    """Seed-to-seed SD of QMIX's final score in the power grids (averaged over the 3 maps)."""
     rng = np.random.default_rng(0)
-    sds = [np.mean([x.std(ddof=1) for x in K.draw_effect(K.POWER_GRID, rng, concentration=concentration)["qmix"]])
-           for _ in range(draws)]
-    return float(np.mean(sds))
-
-
-def stability(grids: int, seeds: int, resamples: tuple[int, ...]) -> None:
-    """Monte Carlo error of claim 1's lower bound and verdict flips across bootstrap seeds."""
-    rng = np.random.default_rng(123)
-    cases = [K.draw_effect(K.POWER_GRID, rng, concentration=K.POWER_CONCENTRATIONS[0]) for _ in range(grids)]
-    print(f"claim 1 on {grids} effect grids (+{K.POWER_EFFECT:.0%}, 10 seeds x 3 maps), bootstrap seeds 0-{seeds - 1}")
-    print(f"{'resamples':>10} {'MC SD of lower bound':>22} {'grids whose verdict flips':>27}")
-    for b in resamples:
-        sds, flips = [], 0
-        for case in cases:
-            los, verdicts = [], set()
-            for s in range(seeds):
-                r = judge_improvement(case["a-pps"], case["qmix"], 3, np.random.default_rng([s, 1]), n_resamples=b)
-                los.append(r.diff_lo)
-                verdicts.add(r.verdict == SUPPORTED)
-            sds.append(np.std(los, ddof=1))
-            flips += len(verdicts) > 1
-        print(f"{b:>10} {np.mean(sds):>17.4f} pts {flips:>20} / {grids}")
-
-
-def _rounded(x):
-    if isinstance(x, float):
-        return round(x, 5)
-    if isinstance(x, dict):
-        return {k: _rounded(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return type(x)(_rounded(v) for v in x)
-    return x
-
-
-def previous_rule(trials: int, seed: int) -> None:
-    """The rule before issue 9 on the same null grids, for comparison: claim 1 "supported" when
-    the 95% stratified-bootstrap CI (2000 resamples) of the relative IQM improvement lies above
-    0 and reaches 10%, for any of the three PPS methods."""
-    from pps.analysis.stats import iqm, percentile_ci, relative_resamples, stratified_resample
-
-    for grid in K.GRIDS.values():
-        for null in K.NULLS:
-            rng = np.random.default_rng([seed, 99])
-            hits = 0
-            for _ in range(trials):
-                s = K.draw_null(grid, null, rng)
-                if iqm(np.concatenate(s["qmix"])) <= 0:
-                    continue
-                db = iqm(stratified_resample(s["qmix"], rng, 2000), axis=1)
-                found = False
-                for m in K.PPS:
-                    lo, hi = percentile_ci(relative_resamples(iqm(stratified_resample(s[m], rng, 2000), axis=1), db))
-                    found |= lo > 0 and hi >= 0.10
-                hits += found
-            print(f"previous rule, claim 1 (any of 3): {grid.name:8} {null:9} {100 * hits / trials:5.1f}% of {trials} null grids")
-
-
-def write_measured(result: dict) -> None:
-    body = pprint.pformat(_rounded(result), width=110, sort_dicts=False)
-    text = (f'"""Measured by `python benchmarks/calibrate_claims.py --write` on {time.strftime("%Y-%m-%d")} '
-            f'(2 CPU cores, {result["trials"]} null grids per row); do not edit by hand."""\n\nMEASURED: dict = {body}\n')
-    MEASURED_FILE.write_text(text)
-    print(f"wrote {MEASURED_FILE}")
+    laws = S.power_scenarios(spreads=(concentration,), seeds=(10,))[0].laws["qmix"]
+    return float(np.mean([(rng.binomial(32, law.draw(rng, draws)) / 32).std() for law in laws]))
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--trials", type=int, default=4000, help="null grids per (grid, null) (default 4000)")
-    ap.add_argument("--power-trials", type=int, default=1000, help="effect grids per spread (default 1000)")
-    ap.add_argument("--n-resamples", type=int, default=N_RESAMPLES, help=f"bootstrap resamples (default {N_RESAMPLES}, as claims.md)")
+    ap.add_argument("--trials", type=int, default=800, help="simulated grids per scenario (default 800)")
+    ap.add_argument("--power-trials", type=int, default=400, help="grids per point of the power curve (default 400)")
+    ap.add_argument("--resamples", type=int, default=K.CALIBRATION_RESAMPLES,
+                    help=f"Monte Carlo relabellings per test (default {K.CALIBRATION_RESAMPLES}; claims.md uses 9,999)")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
-    ap.add_argument("--write", action="store_true", help="store the rates in pps/analysis/calibration_measured.py")
-    ap.add_argument("--stability", action="store_true", help="only the resample-count study")
-    ap.add_argument("--previous-rule", action="store_true", help="only the pre-issue-9 claim-1 rule on the null grids")
-    ap.add_argument("--power-curve", action="store_true", help="only claim 1's power against the true gain")
+    ap.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
+    ap.add_argument("--only", default="", help="only the scenarios whose family or name contains this text")
+    ap.add_argument("--no-power", action="store_true", help="skip the power curve")
+    ap.add_argument("--out", type=Path, default=Path("results/calibration"), help="folder for the CSV and Markdown table")
+    ap.add_argument("--write", action="store_true", help="store the table as pps/analysis/calibration_measured.{csv,json}")
     args = ap.parse_args(argv)
+    if args.trials < 1 or args.power_trials < 1 or args.resamples < 19 or args.jobs < 1:
+        print("calibrate_claims: --trials, --power-trials and --jobs must be at least 1, --resamples at least 19",
+              file=sys.stderr)
+        return 2
+    scenarios = [s for s in S.catalogue() if args.only.lower() in f"{s.family} {s.name}".lower()]
+    if not scenarios:
+        print(f"calibrate_claims: no scenario matches --only '{args.only}'", file=sys.stderr)
+        return 2
+    if args.write and (args.only or args.no_power):
+        print("calibrate_claims: --write stores the whole table; drop --only and --no-power", file=sys.stderr)
+        return 2
     t0 = time.time()
-    if args.stability:
-        stability(grids=100, seeds=4, resamples=(2000, 5000, 20000, 50000))
-    elif args.previous_rule:
-        previous_rule(min(args.trials, 1000), args.seed)
-    elif args.power_curve:
-        power_curve(min(args.power_trials, 300), args.n_resamples, args.seed, args.jobs)
-    else:
-        result = calibrate(args.trials, args.power_trials, args.seed, args.n_resamples, args.jobs)
-        if args.write:
-            write_measured(result)
-    print(f"({time.time() - t0:.0f} s)", file=sys.stderr)
+    rows = [r for r, _ in _map(_run, [(s, args.trials, args.seed, args.resamples) for s in scenarios], args.jobs)]
+    power = []
+    if not args.no_power:
+        gain = 0.20
+        prow = [r for r, _ in _map(_run, [(s, args.power_trials, args.seed, args.resamples)
+                                          for s in S.power_scenarios(gain, POWER_SEEDS)], args.jobs)]
+        power = power_summary(prow, gain)
+    minutes = (time.time() - t0) / 60
+    table = pd.DataFrame(rows)
+    meta = {"date": time.strftime("%Y-%m-%d"), "trials": args.trials, "power_trials": args.power_trials,
+            "resamples": args.resamples, "seed": args.seed, "jobs": args.jobs, "minutes": round(minutes, 1),
+            "power": power}
+    md = CT.table_markdown(table) + "\n\nSummary:\n\n" + CT.summary_markdown(meta, table) + "\n"
+    print(md)
+    args.out.mkdir(parents=True, exist_ok=True)
+    table.to_csv(args.out / "claims_calibration.csv", index=False)
+    (args.out / "claims_calibration.md").write_text(md)
+    (args.out / "claims_calibration.json").write_text(json.dumps(meta, indent=1) + "\n")
+    print(f"wrote {args.out / 'claims_calibration.csv'} and .md ({minutes:.1f} min)", file=sys.stderr)
+    if args.write:
+        table.to_csv(CT.MEASURED_CSV, index=False)
+        CT.MEASURED_JSON.write_text(json.dumps(meta, indent=1) + "\n")
+        print(f"wrote {CT.MEASURED_CSV} and {CT.MEASURED_JSON.name}", file=sys.stderr)
     return 0
 
 

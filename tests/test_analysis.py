@@ -239,32 +239,6 @@ def test_exact_mann_whitney_matches_full_enumeration(seed):
         assert mann_whitney_exact(x, y, alt) == pytest.approx(ref, abs=1e-12)
 
 
-def test_stratified_test_matches_enumeration_and_is_exact_under_the_null():
-    import itertools
-
-    from pps.analysis.ranktests import stratified_pi_test
-
-    xs, ys = [np.array([1.0, 0.5, 0.5]), np.array([0.2, 0.4])], [np.array([0.0, 0.5]), np.array([0.1, 0.4, 0.0])]
-    stat, p = stratified_pi_test(xs, ys)
-    per_map = []
-    for x, y in zip(xs, ys):
-        pool, vals = np.concatenate([x, y]), []
-        for idx in itertools.combinations(range(pool.size), x.size):
-            mask = np.zeros(pool.size, bool)
-            mask[list(idx)] = True
-            vals.append(S.probability_of_improvement(pool[mask], pool[~mask]))
-        per_map.append(vals)
-    observed = np.mean([S.probability_of_improvement(x, y) for x, y in zip(xs, ys)])
-    brute = np.mean([(a + b) / 2 >= observed - 1e-12 for a in per_map[0] for b in per_map[1]])
-    assert stat == pytest.approx(observed) and p == pytest.approx(brute)
-    # level: under a null with ties, P(p <= a) <= a for every a
-    rng = np.random.default_rng(0)
-    ps = np.array([stratified_pi_test([rng.integers(0, 3, 4) / 2 for _ in range(2)],
-                                      [rng.integers(0, 3, 4) / 2 for _ in range(2)])[1] for _ in range(400)])
-    for a in (0.05, 0.1, 0.25):
-        assert np.mean(ps <= a) <= a + 0.03
-
-
 # --------------------------------------------------------------------------- intervals (issue 9)
 def test_percentile_ci_keeps_infinite_resamples_and_refuses_nan():
     dist = np.r_[np.full(90, 1.0), np.full(10, np.inf)]

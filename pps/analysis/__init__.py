@@ -8,11 +8,15 @@ Modules (each one concept; none is imported here, so `import pps.analysis.output
 - `scores`      every task's score: its win rate, or its normalised return (no win condition)
 - `aggregate`   the common step grid (interpolation) -> `curves.csv`, `final.csv`
 - `stats`       IQM, bootstrap CIs, tests against the baseline, FDR, probability of improvement
-- `ranktests`   exact (tie-aware) Mann-Whitney and the stratified permutation test of the claims
+- `ranktests`   exact (tie-aware) Mann-Whitney, the per-map test of `stats.csv`
+- `permtests`   studentized permutation tests across maps (the tests behind the claim verdicts)
 - `convergence` smoothing, steps to a threshold (Kaplan-Meier medians), normalised AUC, speed-up
-- `claims`      the paper's claims against what this run measured
-- `calibration` simulated grids of known truth: the claims' false-"supported" rates and power
-                (`calibration_measured` holds the rates `benchmarks/calibrate_claims.py` measured)
+- `verdicts`    the words a verdict may use, what each promises, and the numbers of the rules
+- `claims`      the three verdict rules on per-map samples
+- `claims_report` `tables/claims.md`: the claims against what this run measured
+- `calibration_scenarios` simulated grids of known truth: a hostile reviewer's nulls and effects
+- `calibration` the claims' wrong-verdict rates and power on those grids
+- `calibration_table` the measured table as data (`calibration_measured.{csv,json}`) and its Markdown
 - `tables`      Markdown and LaTeX (booktabs) renderings
 - `style`       one colour and one label per method, shared by every figure
 - `plots`       the figures

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from pps.analysis import tables as T
-from pps.analysis.claims import claims_markdown
+from pps.analysis.claims_report import claims_markdown
 from pps.analysis.convergence import run_convergence, speedup_table
 from pps.analysis.outputs import STATS_FILES
 from pps.analysis.stats import aggregate_across_maps, cell_stats
@@ -37,7 +37,7 @@ def compute_stats(final: pd.DataFrame, curves: pd.DataFrame, *, baseline: str, t
         "tables/stats.tex": T.stats_latex(stats, base_label, fw),
         "tables/convergence.md": T.convergence_markdown(speed, base_label, smooth_window),
         "tables/convergence.tex": T.convergence_latex(speed, base_label, smooth_window),
-        "tables/claims.md": claims_markdown(final, stats, baseline=baseline, claims_interval=claims_interval,
+        "tables/claims.md": claims_markdown(final, baseline=baseline, claims_interval=claims_interval,
                                             high_dim=high_dim, seed=seed, final_window=fw),
     }
     assert tuple(out) == STATS_FILES, "pps.analysis.outputs.STATS_FILES and compute_stats disagree"

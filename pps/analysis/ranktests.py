@@ -12,25 +12,15 @@ error): the number of ways to pick the n_x labels "X" among the pooled runs whos
 mid-ranks sum to each possible value. `tests/test_analysis.py` checks it against
 `scipy.stats.permutation_test` on small samples, where SciPy enumerates every permutation.
 
-`stratified_pi_test` combines several maps (strata): its statistic is the mean over maps of
-the probability of improvement U_j / (n_xj n_yj), the quantity `claims.md` reports, and its
-exact null distribution is the convolution of the per-map U distributions (labels are
-permuted within each map only, so maps of different difficulty never mix).
+It is the per-map test of `stats.csv`. The claim verdicts use the studentized tests of
+`pps.analysis.permtests` instead: a rank test is exact only where two methods' runs are
+interchangeable, and it answers "which tends to be larger", not "by how much on average".
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
-from functools import reduce
-
 import numpy as np
 from scipy import stats as sps
-
-# The convolution grid of `stratified_pi_test` has lcm(2 n_xj n_yj) points per unit of the
-# statistic; beyond this it would be slow and the test refuses (no realistic grid gets there).
-_MAX_GRID = 2_000_000
-
 
 def _doubled_midranks(pooled: np.ndarray) -> np.ndarray:
     """2 x the mid-ranks (1-based) of `pooled`: integers, so ties cost no precision."""
@@ -85,42 +75,3 @@ def mann_whitney_exact(x, y, alternative: str = "two-sided") -> float:
 
 def _u_statistic(x: np.ndarray, y: np.ndarray) -> float:
     return float(((x[:, None] > y[None, :]) + 0.5 * (x[:, None] == y[None, :])).sum())
-
-
-def stratified_pi_test(xs: Sequence[np.ndarray], ys: Sequence[np.ndarray]) -> tuple[float, float]:
-    """One-sided exact test that X beats Y across strata (maps): (mean PI over maps, p).
-
-    Statistic: the mean over strata of U_j / (n_xj n_yj), the probability of improvement of X
-    over Y on map j. p = P(statistic >= observed) when, on every map independently, the labels
-    are permuted among that map's runs: exact under the null "on each map, X and Y runs come
-    from one distribution" whatever that distribution is (bimodal learn/fail included).
-    Strata where either side is empty are skipped; (NaN, NaN) when none is left, and p = 1
-    when every stratum is one tied value (nothing can be shown).
-    """
-    pairs = []
-    for x, y in zip(xs, ys):
-        x, y = np.asarray(x, float), np.asarray(y, float)
-        x, y = x[np.isfinite(x)], y[np.isfinite(y)]
-        if x.size and y.size:
-            pairs.append((x, y))
-    if not pairs:
-        return np.nan, np.nan
-    # PI_j = 2U_j / (2 n_x n_y): put every stratum on the grid of 1/L, L = lcm(2 n_x n_y)
-    denoms = [2 * x.size * y.size for x, y in pairs]
-    grid = reduce(math.lcm, denoms)
-    if grid * len(pairs) > _MAX_GRID:
-        raise ValueError(f"stratified_pi_test: {len(pairs)} strata with sample sizes giving a grid of {grid}; too large")
-    total = np.ones(1)
-    observed = 0
-    for (x, y), d in zip(pairs, denoms):
-        scale = grid // d
-        observed += int(np.rint(2 * _u_statistic(x, y))) * scale
-        if np.ptp(np.concatenate([x, y])) == 0:
-            twice_u, prob = np.array([x.size * y.size]), np.ones(1)  # all tied: U = n_x n_y / 2
-        else:
-            twice_u, prob = u_null_distribution(x, y)
-        pmf = np.zeros(int(twice_u.max()) * scale + 1)
-        pmf[twice_u * scale] = prob
-        total = np.convolve(total, pmf)
-    p = float(total[observed:].sum())
-    return observed / grid / len(pairs), min(1.0, p)

@@ -18,7 +18,7 @@ Conventions (DESIGN §6):
   equal it is the point value; both cases say so in the `note` column, and so does any
   interval of zero width (at n = 3, "P(> QMIX) = 0.00 [0.00, 0.00]" means every resample
   separated the samples, not certainty). At 3-5 seeds a percentile bootstrap under-covers:
-  read the CIs as optimistic. The paper's claims are judged with exact tests (`claims`).
+  read the CIs as optimistic. The paper's claims are judged with calibrated tests (`claims`).
 - **Versus the baseline** (same env and map): difference of means (with a two-sample
   bootstrap CI), Welch's t-test and the two-sided Mann-Whitney U test (exact permutation
   p-value that stays exact when win rates tie, `pps.analysis.ranktests`), each
