@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -256,3 +258,10 @@ def fake_cuda() -> Iterator[FakeCudaMode]:
         torch.utils.deterministic.fill_uninitialized_memory = saved[2]
         if cublas is None:
             os.environ.pop("CUBLAS_WORKSPACE_CONFIG", None)
+
+
+def python_with_default_jax_settings(code: str) -> subprocess.CompletedProcess:
+    """Run `code` in a fresh interpreter with none of this process's jax placement or
+    preallocation settings, so that what `pps` sets before importing jax is what is seen."""
+    env = {k: v for k, v in os.environ.items() if k not in ("XLA_PYTHON_CLIENT_PREALLOCATE", "JAX_PLATFORMS")}
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)

@@ -9,16 +9,13 @@ run's numbers bit for bit. The real GPU run is `tests/test_gpu.py`.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import torch
 
-from fake_cuda import CUDA, fake_cuda
+from fake_cuda import CUDA, fake_cuda, python_with_default_jax_settings
 from pps.buffer import EpisodeBatch
 from pps.config import resolve_config
 from pps.devices import ENV_DEVICE, HOST, env_device, learner_device, to_host
@@ -167,8 +164,7 @@ def test_jax_runs_on_the_cpu_and_never_preallocates_gpu_memory():
             "import jax\n"
             "print(os.environ.get('XLA_PYTHON_CLIENT_PREALLOCATE'), os.environ.get('JAX_PLATFORMS'),"
             " {d.platform for d in jax.devices()})\n")
-    env = {k: v for k, v in os.environ.items() if k not in ("XLA_PYTHON_CLIENT_PREALLOCATE", "JAX_PLATFORMS")}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    out = python_with_default_jax_settings(code)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split("\n")[-2] == "false cpu {'cpu'}"
 

@@ -21,6 +21,7 @@ import pandas as pd
 import pytest
 import torch
 
+from fake_cuda import python_with_default_jax_settings
 from pps.config import resolve_config
 from pps.devices import HOST
 from pps.run_record import METRICS_COLUMNS
@@ -62,8 +63,7 @@ def test_jax_leaves_the_gpu_memory_to_the_learner():
             "env.reset(); env.step(torch.zeros(8, 3, dtype=torch.long))\n"
             "free1, _ = torch.cuda.mem_get_info()\n"
             "print(free0 - free1, total)\n")
-    env = {k: v for k, v in os.environ.items() if k not in ("XLA_PYTHON_CLIENT_PREALLOCATE", "JAX_PLATFORMS")}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    out = python_with_default_jax_settings(code)
     assert out.returncode == 0, out.stderr
     taken, total = (int(x) for x in out.stdout.split()[-2:])
     assert taken < 256 * 2**20, f"the envs took {taken / 2**20:.0f} MiB of {total / 2**20:.0f} MiB of GPU memory"

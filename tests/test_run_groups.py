@@ -21,6 +21,7 @@ import pandas as pd
 import pytest
 import torch
 
+from interrupting import iteration_interrupted_after
 from pps import runstack
 from pps.buffer import EpisodeBatch, ReplayBuffer
 from pps.config import resolve_config
@@ -240,16 +241,7 @@ def test_partly_finished_and_partly_checkpointed_groups_train_only_what_is_left(
     dirs = [tmp_path / "group" / f"seed{s}" for s in (0, 1, 2)]
     run_group([group[0]], [dirs[0]], show_progress=False)  # seed 0 finished beforehand
     # seed 1 interrupted after its first checkpoint, alone: its position differs from seed 2's (none)
-    calls = {"n": 0}
-    real = Trainer.iteration
-
-    def interrupted(self):
-        calls["n"] += 1
-        if calls["n"] > 6:
-            raise KeyboardInterrupt
-        real(self)
-
-    monkeypatch.setattr(Trainer, "iteration", interrupted)
+    monkeypatch.setattr(Trainer, "iteration", iteration_interrupted_after(6))
     with pytest.raises(KeyboardInterrupt):
         run_group([group[1]], [dirs[1]], show_progress=False)
     monkeypatch.undo()

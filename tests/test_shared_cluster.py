@@ -24,6 +24,7 @@ import pytest
 import torch
 
 from analysis_fixtures import write_run
+from interrupting import iteration_interrupted_after
 from pps import atomic, run_lock
 from pps.cli import main
 from pps.errors import UserError
@@ -55,16 +56,8 @@ def one_line_error(capsys) -> str:
 def interrupted_run(tmp_path_factory) -> Path:
     """A run folder stopped after its first checkpoint: checkpoint.pt, run.json, metrics.csv.partial."""
     out = tmp_path_factory.mktemp("interrupted") / "run"
-    calls = {"n": 0}
     real = Trainer.iteration
-
-    def stop_after_a_checkpoint(self):
-        calls["n"] += 1
-        if calls["n"] > 5:
-            raise KeyboardInterrupt
-        real(self)
-
-    Trainer.iteration = stop_after_a_checkpoint
+    Trainer.iteration = iteration_interrupted_after(5)
     try:
         assert main(train_args(out)) == 130
     finally:
