@@ -105,11 +105,11 @@ def _chunked_parameter_grads(x: torch.Tensor, grad: torch.Tensor) -> tuple[torch
     """Weight `[S, out, in]` and bias `[S, out]` gradients of rows padded to whole chunks.
 
     All chunks of all slots go through one batched matmul of `[out, C] @ [C, in]` per
-    chunk (one shape, one stride pattern, 512-byte-aligned starts), then are added in chunk
-    order (`add_in_order`). The batch always holds two or more chunks: torch runs the items
-    of a batch one BLAS call per thread, but hands a batch of one to a multi-threaded BLAS
-    call, which splits this short inner dimension (the C rows) over its threads and rounds
-    otherwise; a lone chunk therefore gets an all-zero partner.
+    chunk (one shape, one stride pattern, 512-byte-aligned starts), then are added by the
+    fixed pairwise tree of `add_in_order`. The batch always holds two or more chunks: torch
+    runs the items of a batch one BLAS call per thread, but hands a batch of one to a
+    multi-threaded BLAS call, which splits this short inner dimension (the C rows) over its
+    threads and rounds otherwise; a lone chunk therefore gets an all-zero partner.
     """
     s, kp, n_in = x.shape
     n_out = grad.shape[-1]
