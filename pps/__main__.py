@@ -3,6 +3,6 @@
 
 import sys
 
-from pps.cli import main
+from pps.cli.main import main
 
 sys.exit(main())

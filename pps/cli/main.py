@@ -18,15 +18,15 @@ from pps.errors import UserError
 # name -> (module, one-line help). Modules are imported only when their command runs, so
 # `pps maps` or `pps stats` never pay for importing torch or jax.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "train": ("pps.train_cli", "train one run (env x map x method x interval x seed)"),
-    "maps": ("pps.envs.maps_cli", "list every (env, map) pair and which backends work here"),
-    "references": ("pps.envs.references_cli", "measure random and reference returns of return-scored tasks (MPE)"),
-    "aggregate": ("pps.analysis.aggregate_cli", "collect runs into results/curves.csv and final.csv"),
-    "stats": ("pps.analysis.stats_cli", "statistics, convergence and claims tables"),
-    "plot": ("pps.analysis.plot_cli", "the paper's figures as PNG and PDF"),
-    "overhead": ("pps.analysis.overhead_cli", "where each run's wall-clock went, and each method's cost over the baseline"),
-    "scaling": ("pps.analysis.scaling_cli", "score gain and cost against the number of agents (maps with >= 2 agent counts)"),
-    "bench": ("pps.bench.cli", "speed benchmarks (learner, aggregation, env, end-to-end, memory; --groups: run groups vs processes)"),
+    "train": ("pps.cli.train", "train one run (env x map x method x interval x seed)"),
+    "maps": ("pps.cli.maps", "list every (env, map) pair and which backends work here"),
+    "references": ("pps.cli.references", "measure random and reference returns of return-scored tasks (MPE)"),
+    "aggregate": ("pps.cli.collect", "collect runs into results/curves.csv and final.csv"),
+    "stats": ("pps.cli.stats", "statistics, convergence and claims tables"),
+    "plot": ("pps.cli.plot", "the paper's figures as PNG and PDF"),
+    "overhead": ("pps.cli.overhead", "where each run's wall-clock went, and each method's cost over the baseline"),
+    "scaling": ("pps.cli.scaling", "score gain and cost against the number of agents (maps with >= 2 agent counts)"),
+    "bench": ("pps.cli.bench", "speed benchmarks (learner, aggregation, env, end-to-end, memory; --groups: run groups vs processes)"),
 }
 
 
