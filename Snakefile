@@ -7,7 +7,11 @@
 #
 # Targets: all (= runs -> tables -> figures), runs, tables, figures. Name targets before
 # --configfile/--config: both take several values and would swallow a target after them.
-# Rules call the `pps` command line only; helpers live in workflow/rules/common.smk.
+# Rules call the `pps` command line only; the plan (grid, checks, job arguments, resources)
+# lives in pps.plan and pps.resources, glued in by workflow/rules/common.smk.
+# A plain `snakemake` here loads the default profile (keep-going, rerun-incomplete, ...):
+# Snakemake looks for profiles/default next to the Snakefile, and profiles/ links to
+# workflow/profiles/.
 
 from snakemake.utils import min_version
 
@@ -24,19 +28,11 @@ if not workflow.overwrite_configfiles:
 include: "workflow/rules/common.smk"
 
 
-validate_config(config, "workflow/schemas/config.schema.yaml")
-
-RESULTS = config["results_dir"].rstrip("/")
-FIGURES = config["figures_dir"].rstrip("/")
-
-
 report: "workflow/report/workflow.rst"
 
 
 wildcard_constraints:
-    env="|".join(registry.ENV_NAMES),
-    map="[A-Za-z0-9_]+",
-    seed="[0-9]+",
+    **plan.wildcard_constraints(),
 
 
 include: "workflow/rules/train.smk"

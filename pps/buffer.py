@@ -5,12 +5,12 @@ One row is one episode of `T = episode_limit` transitions plus the final observa
 `terminated[t]` marks a real terminal (win or loss) as opposed to the time limit, which
 the learner bootstraps through.
 
-Memory (DESIGN §6, issue 5): in the compact layout observations and states are float16,
+Memory (DESIGN §6): in the compact layout observations and states are float16,
 available-action masks and flags are uint8/bool and actions uint8, which is under half
 of an all-float32 layout. Storage is `torch.empty`, so pages are only committed as
 episodes arrive; a 5000-episode buffer costs nothing up front. The layout itself is plain
-data in `pps.memory`, which the workflow uses to request memory per map, and a checkpoint
-neither copies the buffer nor writes its unused capacity (`state_dict`, issue 8).
+data in `pps.replay_layout`, which the memory estimate (`pps.memory`) reads too, and a
+checkpoint neither copies the buffer nor writes its unused capacity (`state_dict`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import torch
 
-from pps.memory import CHECKPOINT_CHUNK_BYTES, replay_fields
+from pps.replay_layout import CHECKPOINT_CHUNK_BYTES, replay_fields
 
 
 @dataclass
@@ -34,7 +34,7 @@ class EpisodeBatch:
     terminated: torch.Tensor  # [B, T] bool: a real terminal at step t
     filled: torch.Tensor  # [B, T] bool: step t happened
 
-    def to(self, device: torch.device | str) -> "EpisodeBatch":
+    def to(self, device: torch.device | str) -> EpisodeBatch:
         return EpisodeBatch(*(getattr(self, f).to(device) for f in _FIELDS))
 
 
@@ -68,7 +68,7 @@ class ReplayBuffer:
         return self.size
 
     def bytes_per_episode(self) -> int:
-        """Per run, measured on the allocated tensors (`pps.memory.episode_bytes` must agree)."""
+        """Per run, measured on the allocated tensors (`pps.replay_layout.episode_bytes` must agree)."""
         return sum(v[0, 0].numel() * v.element_size() for v in self.storage.values())
 
     def insert(self, batch: EpisodeBatch) -> None:

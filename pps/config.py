@@ -18,6 +18,11 @@ from typing import Any
 
 import yaml
 
+from pps.envs import registry
+
+# Run seeds are unsigned 32-bit (below SEED_LIMIT): numpy's SeedSequence rejects negative
+# seeds, and every seed derived from one must fit StarCraft II's uint32 game seed.
+from pps.envs.seeds import SEED_LIMIT
 from pps.errors import UserError, did_you_mean
 from pps.methods import get_method
 
@@ -36,9 +41,6 @@ AGENT_PARAMETER_NAMES = (
     "fc1.weight", "fc1.bias", "rnn.weight_ih", "rnn.weight_hh", "rnn.bias_ih", "rnn.bias_hh",
     "fc2.weight", "fc2.bias",
 )
-# Run seeds are unsigned 32-bit: numpy's SeedSequence rejects negative seeds, and every seed
-# derived from one must fit StarCraft II's uint32 game seed (pps.seeding uses this limit too).
-SEED_LIMIT = 2**32
 
 
 @dataclass(frozen=True)
@@ -272,8 +274,6 @@ def validate(c: RunConfig) -> None:
     value is one line naming the key and its valid range (exit code 2 from the CLI) rather
     than a traceback from numpy, torch or jax halfway through start-up.
     """
-    from pps.envs import registry  # local import: env backends import heavy libraries lazily
-
     method = get_method(c.method)
     registry.check_env_map(c.env, c.map)
     for key, valid in _CHOICES.items():

@@ -17,7 +17,7 @@ whatever that device is, for reasons that do not change with it:
 * Checkpoints and models are written with host tensors and read with `map_location='cpu'`;
   loading a learner state then copies each tensor into the device-resident networks and
   optimiser (torch's `load_state_dict`s do this), and nothing else goes near the device. A
-  run may therefore resume on another device (`pps.run_record.RESUMABLE_DIFFERENCES`).
+  run may therefore resume on another device (`pps.run_folder.RESUMABLE_DIFFERENCES`).
 
 Moving a tensor to the device it is already on returns it unchanged, so on the CPU all of
 this is free and changes no bit of a run.

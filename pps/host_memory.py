@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pps.errors import UserError
+from pps.memory import train_memory_bytes
 
 if TYPE_CHECKING:  # pragma: no cover
     from pps.config import RunConfig
@@ -105,12 +106,10 @@ def _gib(n: float) -> str:
     return f"{n / 2**30:.1f} GiB"
 
 
-def check_fits(configs: Sequence["RunConfig"]) -> None:
+def check_fits(configs: Sequence[RunConfig]) -> None:
     """UserError if a group of these runs (one cell, any seeds) needs more memory than is available."""
     if not configs or os.environ.get(SKIP_ENV, "").strip().lower() in ("off", "0", "false", "no"):
         return
-    from pps.memory import train_memory_bytes
-
     c, r = configs[0], len(configs)
     try:
         parts = train_memory_bytes(c.env, c.map, c.buffer_size, c.batch_size, c.compact_buffer, c.rnn_hidden)

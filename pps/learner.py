@@ -18,11 +18,9 @@ from torch import nn
 
 from pps import runstack
 from pps.buffer import EpisodeBatch
-from pps.nets.agents import SlotAgents, SlotLayout
+from pps.nets.agents import NEG_INF, SlotAgents, SlotLayout
 from pps.nets.row_sums import row_sum
 from pps.slot_optimizer import SlotOptimizer
-
-NEG_INF = -1e9
 
 
 def build_agent_inputs(obs: torch.Tensor, actions: torch.Tensor | None, n_actions: int) -> torch.Tensor:

@@ -1,14 +1,12 @@
-"""How much memory a training run needs, known before it starts (issue 8, item 7).
+"""How much memory a training run needs, known before it starts.
 
 The workflow asks the scheduler for memory while it plans the grid, so the estimate must
-come from static facts: it imports neither torch nor jax nor smac, builds no env, and
-derives each map's observation/state sizes from the backends' own formulas (jaxmarl's
-SMAX, oxwhirl's SMAC `get_obs_size`/`get_state_size` with their default flags).
-`tests/test_memory.py` checks those against the installed jaxmarl and SMAC's published
-sizes.
-
-The replay layout lives here too, as plain data: `pps.buffer.ReplayBuffer` allocates its
-tensors from `replay_fields`, so the estimate and the real buffer cannot drift apart.
+come from static facts: it imports neither torch nor jax nor smac and builds no env. A
+map's observation, state and action sizes come from its backend's task table (each
+`pps/envs/<name>_tasks.py` fills them in from its env's own formulas; the backends' tests
+check them against the live envs and SMAC's published sizes), and the replay layout from
+`pps.replay_layout`, the plain-data layout `pps.buffer.ReplayBuffer` allocates, so the
+estimate and the real buffer cannot drift apart.
 
 A run's memory above its base (python + torch + jax + the compiled env) is
 * the replay buffer, held once: `buffer_size * episode_bytes(...)`;
@@ -27,54 +25,7 @@ from dataclasses import dataclass
 
 from pps.envs import registry
 from pps.errors import UserError
-
-# Bytes per element of the dtypes the replay buffer uses (torch's names).
-ITEMSIZE = {"float16": 2, "float32": 4, "int64": 8, "uint8": 1, "bool": 1}
-
-# A checkpoint holds the buffer's episodes in chunks of at most this many bytes per field,
-# so a resume frees each chunk as soon as it is copied back (see ReplayBuffer.state_dict).
-CHECKPOINT_CHUNK_BYTES = 64 * 2**20
-
-
-@dataclass(frozen=True)
-class ReplayField:
-    """One tensor of the replay buffer: its per-episode shape and dtype name."""
-
-    name: str
-    shape: tuple[int, ...]
-    dtype: str
-
-    @property
-    def nbytes(self) -> int:
-        return math.prod(self.shape) * ITEMSIZE[self.dtype]
-
-
-def replay_fields(episode_limit: int, n_agents: int, obs_dim: int, state_dim: int, n_actions: int,
-                  compact: bool = True) -> tuple[ReplayField, ...]:
-    """The replay buffer's per-episode layout: T = episode_limit steps plus the final observation.
-
-    Compact: observations/states float16, masks and flags bool, actions uint8 (when they fit);
-    otherwise everything float32 except int64 actions (the layout issue 5 measured against).
-    """
-    t = episode_limit
-    real = "float16" if compact else "float32"
-    binary = "bool" if compact else "float32"
-    return (
-        ReplayField("obs", (t + 1, n_agents, obs_dim), real),
-        ReplayField("state", (t + 1, state_dim), real),
-        ReplayField("avail", (t + 1, n_agents, n_actions), binary),
-        ReplayField("actions", (t, n_agents), "uint8" if compact and n_actions <= 256 else "int64"),
-        ReplayField("reward", (t,), "float32"),
-        ReplayField("terminated", (t,), binary),
-        ReplayField("filled", (t,), binary),
-    )
-
-
-def episode_bytes(episode_limit: int, n_agents: int, obs_dim: int, state_dim: int, n_actions: int,
-                  compact: bool = True) -> int:
-    """Bytes one stored episode occupies (equals `ReplayBuffer(...).bytes_per_episode()`)."""
-    return sum(f.nbytes for f in replay_fields(episode_limit, n_agents, obs_dim, state_dim, n_actions, compact))
-
+from pps.replay_layout import CHECKPOINT_CHUNK_BYTES, episode_bytes
 
 # ---------------------------------------------------------------------------- map sizes
 
@@ -90,71 +41,16 @@ class MapDims:
     episode_limit: int
 
 
-# jaxmarl SMAX (HeuristicEnemySMAX, unit_list observations): every unit carries 7 features
-# plus a one-hot over jaxmarl's 6 unit types, an agent's own row 4 plus the one-hot, and
-# the world state is (own row + team + type id) per unit; 5 movement actions + one attack
-# per enemy.
-_SMAX_UNIT_TYPES, _SMAX_UNIT_FEATURES, _SMAX_OWN_FEATURES, _SMAX_MOVES = 6, 7, 4, 5
-
-# SMAC: the race of each unit type (a team's race decides whether it carries shields).
-_SC2_RACE = {
-    "marine": "T", "marauder": "T", "medivac": "T",
-    "stalker": "P", "zealot": "P", "colossus": "P",
-    "zergling": "Z", "hydralisk": "Z", "baneling": "Z", "spine crawler": "Z",
-}
-
-
-def _smax_dims(spec: registry.MapSpec) -> MapDims:
-    """jaxmarl's `SMAX._get_obs_size` (unit_list) and `state_size`, for HeuristicEnemySMAX."""
-    unit = _SMAX_UNIT_FEATURES + _SMAX_UNIT_TYPES
-    own = _SMAX_OWN_FEATURES + _SMAX_UNIT_TYPES
-    n, m = spec.n_agents, spec.n_enemies
-    return MapDims(n_agents=n, n_actions=_SMAX_MOVES + m, obs_dim=unit * (n - 1 + m) + own,
-                   state_dim=(own + 2) * (n + m), episode_limit=spec.episode_limit)
-
-
-def _smac_dims(spec: registry.MapSpec) -> MapDims:
-    """SMAC's StarCraft2Env sizes with its default flags (obs_all_health, state_last_action).
-
-    `unit_type_bits` in SMAC's map table is the number of ally unit types on maps whose
-    agents differ in type and 0 otherwise, which is what the registry's agent list gives.
-    """
-    n, m = spec.n_agents, spec.n_enemies
-    n_actions = 6 + m  # no-op, stop, 4 moves, one attack per enemy
-    ally_types = len(set(spec.agents))
-    type_bits = ally_types if ally_types > 1 else 0
-    shield_ally = int(_SC2_RACE[spec.agents[0]] == "P")
-    shield_enemy = int(_SC2_RACE[spec.enemies[0]] == "P")
-    ally_obs = 4 + type_bits + 1 + shield_ally
-    enemy_obs = 4 + type_bits + 1 + shield_enemy
-    own_obs = type_bits + 1 + shield_ally
-    obs_dim = 4 + m * enemy_obs + (n - 1) * ally_obs + own_obs
-    state_dim = n * (4 + shield_ally + type_bits) + m * (3 + shield_enemy + type_bits) + n * n_actions
-    return MapDims(n_agents=n, n_actions=n_actions, obs_dim=obs_dim, state_dim=state_dim,
-                   episode_limit=spec.episode_limit)
-
-
-_DERIVED_DIMS = {"smax": _smax_dims, "smac": _smac_dims}
-
-
 def map_dims(env: str, map_name: str) -> MapDims:
-    """A map's sizes from static tables alone (no env is built); UserError for unknown names.
-
-    Sizes a backend's task table fixes (`TaskSpec.obs_dim` etc., e.g. MPE) are taken as
-    they are; SMAX and SMAC sizes follow from their formulas above.
-    """
+    """A map's sizes from its backend's task table alone (no env is built); UserError for
+    unknown names and for a task whose table gives no sizes."""
     spec = registry.map_spec(env, map_name)
-    given = (getattr(spec, "n_actions", None), getattr(spec, "obs_dim", None), getattr(spec, "state_dim", None))
-    if None not in given:
-        n_actions, obs_dim, state_dim = given
-        return MapDims(spec.n_agents, n_actions, obs_dim, state_dim, spec.episode_limit)
-    if env not in _DERIVED_DIMS:
+    if None in (spec.n_actions, spec.obs_dim, spec.state_dim):
         raise UserError(
             f"No static sizes for env '{env}', map '{map_name}': its task table gives no "
-            "n_actions/obs_dim/state_dim and pps.memory has no formula for it, so its memory "
-            "cannot be estimated before the run."
+            "n_actions/obs_dim/state_dim, so its memory cannot be estimated before the run."
         )
-    return _DERIVED_DIMS[env](spec)
+    return MapDims(spec.n_agents, spec.n_actions, spec.obs_dim, spec.state_dim, spec.episode_limit)
 
 
 # ---------------------------------------------------------------------------- per run

@@ -20,13 +20,12 @@ import errno
 import fcntl
 import json
 import os
-import socket
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
-from datetime import datetime, timezone
 from pathlib import Path
 
+from pps import provenance
 from pps.errors import UserError, is_storage_error, storage_error
 
 LOCK_FILE = ".pps-train.lock"
@@ -81,8 +80,7 @@ def _acquire(folder: Path) -> int:
         if same:
             break
         os.close(fd)
-    record = {"pid": os.getpid(), "host": socket.gethostname(),
-              "since": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    record = {"pid": os.getpid(), "host": provenance.host(), "since": provenance.now()}
     os.ftruncate(fd, 0)
     os.pwrite(fd, (json.dumps(record) + "\n").encode(), 0)
     return fd

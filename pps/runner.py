@@ -17,8 +17,7 @@ import torch
 from pps.buffer import EpisodeBatch
 from pps.devices import env_device
 from pps.envs.base import VecMultiAgentEnv
-from pps.learner import NEG_INF
-from pps.nets.agents import SlotAgents, SlotLayout
+from pps.nets.agents import NEG_INF, SlotAgents, SlotLayout
 
 
 @dataclass
@@ -106,7 +105,8 @@ class Runner:
 
     @torch.no_grad()
     def collect(self, agents: SlotAgents, epsilon: float | Sequence[float],
-                generator: torch.Generator | Sequence[torch.Generator] | None, record: bool) -> tuple[EpisodeStats, EpisodeBatch | None]:
+                generator: torch.Generator | Sequence[torch.Generator] | None,
+                record: bool) -> tuple[EpisodeStats, EpisodeBatch | None]:
         """One episode in every env. With `record`, also the padded `EpisodeBatch` for the buffer.
         A run group's env holds R run blocks of envs; `epsilon` and `generator` are then per run."""
         b, n, a, limit = self.n_envs, self.n_agents, self.n_actions, self.limit
@@ -196,7 +196,8 @@ def swap_agent_ids(n_agents: int, n_slots: int, episodes_per_slot: int, mode: st
 
 @torch.no_grad()
 def swap_scores(runner: Runner, agents: SlotAgents, episodes_per_agent: int) -> tuple[torch.Tensor, int]:
-    """RS-PPS reward scores `[N]` (and the env steps spent): mean greedy team return when every agent acts with agent i's network.
+    """RS-PPS reward scores `[N]` (and the env steps spent): mean greedy team return when every
+    agent acts with agent i's network.
 
     All N candidates run at once: the runner's env holds N * episodes_per_agent envs, block i
     driven by slot i, each episode from a fresh hidden state.

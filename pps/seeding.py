@@ -13,14 +13,9 @@ import random
 import numpy as np
 import torch
 
-from pps.config import SEED_LIMIT
-
 STREAMS = ("init", "explore", "replay", "train_env", "test_env", "swap_env")
-
-# Every stream seed and every per-env game seed fits an unsigned 32-bit integer (SEED_LIMIT,
-# which also bounds the run seed in `pps.config`): StarCraft II takes its game seed through a
-# uint32 protobuf field (`RequestCreateGame.random_seed`), and numpy's legacy global
-# generator and JAX's `PRNGKey` take 32 bits as well.
+# Every stream seed fits an unsigned 32-bit integer, the seed range of every backend
+# (`pps.envs.seeds.SEED_LIMIT`, which also bounds the run seed in `pps.config`).
 
 
 def seed_everything(seed: int) -> None:
@@ -34,8 +29,3 @@ def stream_seeds(seed: int) -> dict[str, int]:
     children = np.random.SeedSequence(seed).spawn(len(STREAMS))
     return {name: int(child.generate_state(1, dtype=np.uint32)[0]) for name, child in zip(STREAMS, children)}
 
-
-def env_seeds(seed: int, n_envs: int) -> list[int]:
-    """The game seed of each of `n_envs` envs that share one stream seed: `seed + i`, wrapped
-    into the uint32 range so that a stream seed near the top never overflows."""
-    return [(int(seed) + i) % SEED_LIMIT for i in range(n_envs)]

@@ -109,7 +109,7 @@ class SlotOptimizer:
             # the others step copies taken before
             copies = [[s.clone() for s in steps] for _ in range(r_runs - 1)]
             for r in range(r_runs):
-                def own(t: torch.Tensor) -> torch.Tensor:
+                def own(t: torch.Tensor, r: int = r) -> torch.Tensor:
                     return t.view(r_runs, -1)[r]
                 run_steps = steps if r == 0 else copies[r - 1]
                 grads = [own(p.grad) for p in params]

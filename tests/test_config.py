@@ -200,7 +200,7 @@ def test_a_folder_from_before_the_rs_keys_resumes_unless_the_run_is_rs_pps(tmp_p
     method that never reads it, so its folders keep resuming after an upgrade; an RS-PPS
     folder trained under the old meaning is a different run and is refused."""
     from pps.config import resolve_config
-    from pps.run_record import check_same_run
+    from pps.run_folder import check_same_run
 
     config = resolve_config({"env": "smax", "map": "3m", "method": method}, {}, {})
     before = config.to_dict()

@@ -1,7 +1,7 @@
 """Every tensor on its device, checked without a GPU (`pps.devices`): the learner on
 `config.device`; envs, replay, episode bookkeeping and RNG states on the host.
 
-`fake_cuda` (tests/fake_cuda.py) emulates one CUDA device on the CPU: tensors moved to
+`fake_cuda` (tests/helpers/fake_cuda.py) emulates one CUDA device on the CPU: tensors moved to
 'cuda' are CPU tensors remembered as CUDA ones, and any torch call that mixes devices fails
 as it would on a GPU. Its arithmetic is the CPU's, so a run under it must also give the CPU
 run's numbers bit for bit. The real GPU run is `tests/test_gpu.py`.
@@ -15,7 +15,6 @@ import pandas as pd
 import pytest
 import torch
 
-from fake_cuda import CUDA, fake_cuda, python_with_default_jax_settings
 from pps.buffer import EpisodeBatch
 from pps.config import resolve_config
 from pps.devices import ENV_DEVICE, HOST, env_device, learner_device, to_host
@@ -24,9 +23,10 @@ from pps.errors import UserError
 from pps.learner import Learner, LearnerConfig
 from pps.nets.agents import SlotAgents, SlotLayout
 from pps.nets.mixers import QMixer
-from pps.run_record import METRICS_COLUMNS
+from pps.run_folder import METRICS_COLUMNS
 from pps.runner import Runner
 from pps.train import Trainer, run_group
+from tests.helpers.fake_cuda import CUDA, fake_cuda, python_with_default_jax_settings
 
 NOT_WALL = [c for c in METRICS_COLUMNS if c != "wall_s"]
 # RS-PPS (a swap evaluation and weights from its scores at every aggregation) with `reset`

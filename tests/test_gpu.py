@@ -21,11 +21,11 @@ import pandas as pd
 import pytest
 import torch
 
-from fake_cuda import python_with_default_jax_settings
 from pps.config import resolve_config
 from pps.devices import HOST
-from pps.run_record import METRICS_COLUMNS
+from pps.run_folder import METRICS_COLUMNS
 from pps.train import Trainer
+from tests.helpers.fake_cuda import python_with_default_jax_settings
 
 pytestmark = [
     pytest.mark.gpu,

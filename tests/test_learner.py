@@ -14,20 +14,14 @@ from pps.buffer import EpisodeBatch
 from pps.learner import Learner, LearnerConfig, td_lambda_targets
 from pps.nets.agents import SlotAgents, SlotLayout
 from pps.nets.mixers import QMixer, VDNMixer
-
-from test_buffer_learner import episodes
+from tests.test_buffer import episodes
 
 N, OBS, STATE = 2, 3, 6
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """These tensors are tiny: on a busy 2-core machine torch's second thread made the QMIX
-    test 20x slower (8 s instead of 0.4 s), so run them on one and restore the setting."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+# These tensors are tiny: on a busy 2-core machine torch's second thread made the QMIX test
+# 20x slower (8 s instead of 0.4 s), so every test here runs on one thread.
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def constant_learner(online: list[float], target: list[float], double_q: bool = True, gamma: float = 0.5,

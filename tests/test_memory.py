@@ -1,7 +1,8 @@
 """Memory: the static estimate the workflow requests, and checkpoints that hold the replay buffer once.
 
-The estimate (`pps.memory`) must equal the real buffer's bytes and the real envs' sizes;
-the checkpoint must neither copy the buffer in memory nor write its unused capacity.
+The estimate (`pps.memory`) must equal the real buffer's bytes (its layout is
+`pps.replay_layout`) and the real envs' sizes (the backends' task tables); the checkpoint
+must neither copy the buffer in memory nor write its unused capacity.
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ import textwrap
 import pytest
 import torch
 
-from pps import memory
+from pps import memory, replay_layout
 from pps.buffer import ReplayBuffer
 from pps.envs import registry
-
-from test_buffer_learner import episodes
+from pps.errors import UserError
+from tests.test_buffer import episodes
 
 
 @pytest.mark.parametrize("dims", [
@@ -29,8 +30,8 @@ from test_buffer_learner import episodes
 @pytest.mark.parametrize("compact", [True, False])
 def test_episode_bytes_equals_the_allocated_buffer(dims, compact):
     buf = ReplayBuffer(2, **dims, compact=compact)
-    assert memory.episode_bytes(**dims, compact=compact) == buf.bytes_per_episode()
-    layout = {f.name: f for f in memory.replay_fields(**dims, compact=compact)}
+    assert replay_layout.episode_bytes(**dims, compact=compact) == buf.bytes_per_episode()
+    layout = {f.name: f for f in replay_layout.replay_fields(**dims, compact=compact)}
     for name, tensor in buf.storage.items():  # field by field, so two errors cannot cancel out
         assert tuple(tensor.shape[2:]) == layout[name].shape and str(tensor.dtype) == f"torch.{layout[name].dtype}"
 
@@ -75,9 +76,9 @@ def test_memory_grows_with_the_episode_limit_and_counts_each_part(monkeypatch):
         monkeypatch.setitem(registry.MAPS["smac"], "corridor", dataclasses.replace(base, episode_limit=limit))
         parts = memory.train_memory_bytes("smac", "corridor", buffer_size=5000, batch_size=96)
         d = memory.map_dims("smac", "corridor")
-        per_episode = memory.episode_bytes(d.episode_limit, d.n_agents, d.obs_dim, d.state_dim, d.n_actions)
+        per_episode = replay_layout.episode_bytes(d.episode_limit, d.n_agents, d.obs_dim, d.state_dim, d.n_actions)
         assert parts["replay"] == 5000 * per_episode
-        assert parts["checkpoint"] == memory.CHECKPOINT_CHUNK_BYTES  # one chunk, never a second buffer
+        assert parts["checkpoint"] == replay_layout.CHECKPOINT_CHUNK_BYTES  # one chunk, never a second buffer
         assert parts["total"] == parts["replay"] + parts["learner"] + parts["checkpoint"]
         mb[limit] = memory.train_memory_mb("smac", "corridor", buffer_size=5000, batch_size=96)
     assert mb[100] < mb[200] < mb[400]
@@ -177,14 +178,13 @@ def test_checkpoint_peak_memory_holds_the_buffer_once(tmp_path):
     # only the stored episodes are written, not the 600 empty slots behind them
     assert stored < path.stat().st_size < stored + 2**20
     grew, stored = run("load")
-    limit = stored + memory.CHECKPOINT_CHUNK_BYTES + 32 * 2**20
+    limit = stored + replay_layout.CHECKPOINT_CHUNK_BYTES + 32 * 2**20
     assert grew < limit, f"loading grew the peak by {grew / 2**20:.0f} MiB"
 
 
 def test_a_task_without_static_sizes_is_a_clear_error(monkeypatch):
-    """A backend whose table gives no sizes and that has no formula cannot be planned."""
-    from pps.errors import UserError
-
-    monkeypatch.delitem(memory._DERIVED_DIMS, "smac")  # SMAC's table gives no sizes
+    """A backend whose table gives no sizes cannot be planned."""
+    spec = registry.MAPS["smac"]["corridor"]
+    monkeypatch.setitem(registry.MAPS["smac"], "corridor", dataclasses.replace(spec, obs_dim=None))
     with pytest.raises(UserError, match="No static sizes for env 'smac', map 'corridor'"):
         memory.map_dims("smac", "corridor")

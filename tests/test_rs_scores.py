@@ -161,7 +161,8 @@ def test_a_trainer_on_mpe_scores_swap_returns_by_the_reference_returns(tmp_path,
     trainer = Trainer(config, tmp_path, show_progress=False)
     assert trainer.swap_runner is not None
     assert torch.equal(trainer.swap_runner.agent_ids, swap_agent_ids(3, 3, 1, "own"))
-    monkeypatch.setattr("pps.train.swap_scores_per_run", lambda runner, agents, episodes, runs: (MPE_EVENT.clone(), [50]))
+    monkeypatch.setattr("pps.train.trainer.swap_scores_per_run",
+                        lambda runner, agents, episodes, runs: (MPE_EVENT.clone(), [50]))
     seen = []
     real_apply = Aggregator.apply
     monkeypatch.setattr(Aggregator, "apply", lambda self, a, o, w: (seen.append(w), real_apply(self, a, o, w)))

@@ -23,12 +23,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from analysis_fixtures import write_run
-from interrupting import iteration_interrupted_after
 from pps import atomic, run_lock
 from pps.cli import main
 from pps.errors import UserError
 from pps.train import Trainer
+from tests.helpers.interrupting import iteration_interrupted_after
+from tests.helpers.synthetic_runs import write_run
 
 SETS = {"t_max": 1000, "eval_interval": 250, "eval_episodes": 4, "batch_size": 4, "n_envs": 4, "buffer_size": 100,
         "target_update_interval": 20, "epsilon_anneal_steps": 500, "checkpoint_interval": 300}

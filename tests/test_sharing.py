@@ -158,5 +158,6 @@ def test_smacv2_maps_draw_unit_types_per_episode_so_unit_type_groups_are_all_age
 
     for name, n in (("smacv2_5_units", 5), ("smacv2_10_units", 10), ("smacv2_20_units", 20)):
         spec = map_spec("smax", name)
-        assert sharing_groups(spec.unit_types, "unit_type") == [list(range(n))] == sharing_groups(spec.unit_types, "all")
+        one_group = [list(range(n))]
+        assert sharing_groups(spec.unit_types, "unit_type") == one_group == sharing_groups(spec.unit_types, "all")
     assert sharing_groups(map_spec("smax", "2s3z").unit_types, "unit_type") == [[0, 1], [2, 3, 4]]

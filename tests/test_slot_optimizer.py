@@ -1,4 +1,4 @@
-"""A reset of the optimiser state at aggregation behaves like a fresh optimiser (issue 8, item 3).
+"""A reset of the optimiser state at aggregation behaves like a fresh optimiser.
 
 The checks are on the *size of the next updates*, not only on zeroed moments: with torch's
 one `step` counter per stacked tensor, a slot whose Adam moments are zeroed at step 500

@@ -1,27 +1,25 @@
-"""The analysis layer: runs -> curves/final -> statistics/convergence/claims -> figures.
+"""The analysis: run folders -> curves/final -> statistics, convergence, claims -> tables, figures.
 
-Modules (each one concept; none is imported here, so `import pps.analysis.outputs` stays cheap):
+Sub-packages in layers, low to high; a module imports only from its own layer or a lower one
+(so each can be read knowing only what is below it):
 
-- `outputs`     the fixed output file names (import-light, for the Snakefile)
-- `io`          atomic writes and the CSV formats of DESIGN §4
-- `runs`        finding run folders, validating `run.json` + `metrics.csv`, reporting exclusions
-- `scores`      every task's score: its win rate, or its normalised return (no win condition)
-- `aggregate`   the common step grid (interpolation) -> `curves.csv`, `final.csv`
-- `stats`       IQM, bootstrap CIs, tests against the baseline, FDR, probability of improvement
-- `ranktests`   exact (tie-aware) Mann-Whitney, the per-map test of `stats.csv`
-- `permtests`   studentized permutation tests across maps (the tests behind the claim verdicts)
-- `convergence` smoothing, steps to a threshold (Kaplan-Meier medians), normalised AUC, speed-up
-- `verdicts`    the words a verdict may use, what each promises, and the numbers of the rules
-- `claims`      the three verdict rules on per-map samples
-- `claims_report` `tables/claims.md`: the claims against what this run measured
-- `calibration_scenarios` simulated grids of known truth: a hostile reviewer's nulls and effects
-- `calibration` the claims' wrong-verdict rates and power on those grids
-- `calibration_table` the measured table as data (`calibration_measured.{csv,json}`) and its Markdown
-- `tables`      Markdown and LaTeX (booktabs) renderings
-- `style`       one colour and one label per method, shared by every figure
-- `plots`       the figures
-- `overhead`    where each run's wall-clock went (run.json `time_s`) and each method's cost over the baseline
-- `scaling`     score gain over the baseline and cost against the number of agents
-- `study_plots` the figures of those two studies
-- `*_cli`       the `pps aggregate | stats | plot | overhead | scaling` subcommands
+- `outputs`      the fixed output file names (import-light: the Snakefile reads it)
+- `data`         reading runs (`runs`), every task's score (`scores`), the common step grid and
+                 `curves.csv`/`final.csv` (`collect`), CSV formats (`io`), and the one place that
+                 picks, orders and names a (method, interval K) cell (`cells`)
+- `stats`        estimators (IQM, tests of two samples), bootstrap CIs, exact rank tests,
+                 studentized permutation tests, the `stats.csv` and `across_maps.csv` frames,
+                 and the bootstrap summaries figures draw (learning-curve bands, wall-clock)
+- `convergence`  steps to a threshold (Kaplan-Meier medians), normalised AUC, speed-up
+- `claims`       the paper's claims: verdict words and numbers (`verdicts`), the three rules as
+                 code and as words (`rules`), simulated grids (`scenarios`), the rules' error
+                 rates on them (`calibration`, `calibrate` = `pps calibrate`), and the measured
+                 table stored as data (`measured`)
+- `studies`      compute overhead and agent-count scaling
+- `render`       colours (`style`), Markdown/LaTeX tables (`tables`), `claims.md` (`claims`)
+- `figures`      the paper's figures (`paper`), the studies' figures (`studies`), figure files
+                 (`files`): they draw what the layers below computed
+- `commands`     one function per command: collect, stats, plot, overhead, scaling
+
+Nothing is imported here, so `import pps.analysis.outputs` stays cheap.
 """

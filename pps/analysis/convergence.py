@@ -1,7 +1,7 @@
 """Convergence: steps to a score threshold, normalised AUC, speed-up versus the baseline.
 
-All on the common step grid of `curves.csv` (see `pps.analysis.aggregate`), on the rows with
-metric `score` (`pps.analysis.scores`: the test win rate where the task has a win condition,
+All on the common step grid of `curves.csv` (see `pps.analysis.data.collect`), on the rows with
+metric `score` (`pps.analysis.data.scores`: the test win rate where the task has a win condition,
 the normalised test return elsewhere), so one threshold means "this far from a random policy
 towards winning every episode / matching the reference policy" on every task:
 
@@ -44,8 +44,10 @@ import pandas as pd
 from scipy import stats as sps
 from scipy.integrate import trapezoid
 
-from pps.analysis.scores import SCORE_METRIC, score_kind
-from pps.analysis.stats import N_RESAMPLES, iqm, percentile_ci, rng_for
+from pps.analysis.data.cells import method_rank
+from pps.analysis.data.scores import SCORE_METRIC, score_kind
+from pps.analysis.stats.bootstrap import N_RESAMPLES, percentile_ci, rng_for
+from pps.analysis.stats.estimators import iqm
 
 RUN_COLUMNS = ["env", "map", "method", "interval", "seed"]
 
@@ -178,8 +180,6 @@ def ratio_ci(numerator: np.ndarray, denominator: np.ndarray) -> tuple[float, flo
 
 def speedup_table(conv: pd.DataFrame, baseline: str, seed: int) -> pd.DataFrame:
     """The `speedup.csv` table: per (env, map, method, interval, threshold)."""
-    from pps.analysis.style import method_rank
-
     rows = []
     cells = {k: g for k, g in conv.groupby(["env", "map", "method", "interval", "threshold"], dropna=False, sort=False)}
     for key, g in cells.items():
@@ -229,5 +229,6 @@ def speedup_table(conv: pd.DataFrame, baseline: str, seed: int) -> pd.DataFrame:
     for c in ("baseline_n", "baseline_n_reached"):
         out[c] = out[c].astype("Int64")
     out["_rank"] = out["method"].map(method_rank)
-    out = out.sort_values(["env", "map", "threshold", "_rank", "method", "interval"], na_position="first", kind="stable")
+    out = out.sort_values(["env", "map", "threshold", "_rank", "method", "interval"], na_position="first",
+                          kind="stable")
     return out.drop(columns="_rank").reset_index(drop=True)

@@ -19,15 +19,14 @@ import torch
 from pps.bench.common import Settings, median_time, row, say
 from pps.bench.learner import build_learner, synthetic_batch
 from pps.config import DEFAULT_PP_SHARED
+from pps.envs.registry import env_info, make_env
 from pps.methods import get_method
+from pps.nets.agents import SlotLayout
 from pps.runner import Runner, swap_layout_agents, swap_scores
 from pps.sharing import Aggregator, sharing_groups
 
 
 def bench_aggregation(s: Settings) -> list[dict[str, Any]]:
-    from pps.envs.registry import env_info, make_env
-    from pps.nets.agents import SlotLayout
-
     device = torch.device("cpu")
     rows = []
     for map_name in s.agg_maps:

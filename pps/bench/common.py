@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
-import platform
 import statistics
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from pps import provenance
 
 # Maps of the learner benchmark: N = 3, 8, 27 agents.
 LEARNER_MAPS_FULL = ("3m", "8m", "27m_vs_30m")
@@ -100,21 +101,17 @@ def say(message: str) -> None:
 
 
 def host_record(settings: Settings) -> dict[str, Any]:
-    from pps import run_record as rr
-
-    import torch
+    """Where and with what the benchmarks ran (`pps.provenance`), plus the thread settings."""
+    import torch  # here, not at the top: `pps bench` reads its settings from this module without torch
 
     record: dict[str, Any] = {
-        "date": rr.now(),
-        "host": platform.node(),
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "affinity_cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "date": provenance.now(),
+        "host": provenance.host(),
+        **provenance.machine(),
         "torch_threads": torch.get_num_threads(),
         "xla_flags": os.environ.get("XLA_FLAGS", ""),
-        "versions": rr.versions(),
-        "git_commit": rr.git_commit(),
+        "versions": provenance.versions(),
+        "git_commit": provenance.git_commit(),
         "device": settings.device,
     }
     if settings.device.startswith("cuda") and torch.cuda.is_available():

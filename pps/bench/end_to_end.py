@@ -20,12 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from pps.bench.common import Settings, row, say
+from pps.config import resolve_config
+from pps.train import Trainer
 
 
 def bench_end_to_end(s: Settings) -> list[dict[str, Any]]:
-    from pps.config import resolve_config
-    from pps.train import Trainer
-
     rows = []
     n_envs, batch = s.e2e_n_envs, s.batch_episodes
     warm_updates = 2 * n_envs  # updates done in the warm-up: the first updating iteration + one more

@@ -26,10 +26,13 @@ import numpy as np
 import torch
 
 from pps.bench.common import Settings, row, say
+from pps.envs.registry import make_env
 
 
 def _bare_loop(map_name: str, b: int, seed: int):
     """(reset, step) jitted over B envs of the jaxmarl env object itself."""
+    # jax here, not at the top: `pps bench` pins jax's CPU threads first, and jax takes them
+    # from the environment only when it is first imported
     import jax
     from jaxmarl.environments.smax import HeuristicEnemySMAX, map_name_to_scenario  # imported quietly by pps.envs.smax
 
@@ -53,10 +56,8 @@ def _bare_loop(map_name: str, b: int, seed: int):
 
 
 def bench_envs(s: Settings) -> list[dict[str, Any]]:
-    import jax
+    import jax  # here, not at the top: see _bare_loop
     import jax.numpy as jnp
-
-    from pps.envs.registry import make_env
 
     rows = []
     k = s.env_steps

@@ -1,4 +1,4 @@
-"""`pps bench --groups`: a run group of S seeds in one process vs S separate processes (issue 12).
+"""`pps bench --groups`: a run group of S seeds in one process vs S separate processes.
 
 For every map x batch size x S, the same S runs (seeds 0..S-1, one cell, identical run keys)
 are trained twice, each time from fresh folders:
@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -43,8 +42,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import yaml
 
+from pps import provenance
+from pps.bench.common import say
+from pps.config import RUN_KEYS, RunConfig, load_config_file, resolve_config
+from pps.envs import registry
 from pps.errors import UserError
 from pps.timing import SECTIONS
 
@@ -94,16 +98,12 @@ def _preset_path(path: Path) -> Path:
 
 
 def preset_run_keys(path: Path) -> dict[str, Any]:
-    from pps.config import load_config_file
-
     return load_config_file(_preset_path(path))
 
 
 def default_batch_sizes(preset: Path, paper_preset: Path) -> tuple[int, ...]:
     """The default preset's batch_size and the paper preset's (package default where a preset
     leaves it out), in that order, once each."""
-    from pps.config import RunConfig
-
     out: list[int] = []
     for path in (preset, paper_preset):
         value = preset_run_keys(path).get("batch_size", RunConfig.batch_size)
@@ -129,8 +129,6 @@ def _positive_ints(name: str, values: Sequence[Any], allow_empty: bool = False) 
 def resolve_cells(s: GroupBenchSettings) -> dict[tuple[str, int], dict[str, Any]]:
     """Check the settings and return the run keys of every (map, batch size) cell, seed left
     out. Raises a UserError naming what is wrong (before any process starts)."""
-    from pps.config import RUN_KEYS, resolve_config
-
     _positive_ints("--sizes", s.sizes)
     for name, value in (("--t-max", s.t_max), ("--cores", s.cores)):
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
@@ -152,8 +150,6 @@ def resolve_cells(s: GroupBenchSettings) -> dict[tuple[str, int], dict[str, Any]
             except UserError as err:
                 raise UserError(f"--groups cell map={map_name} batch_size={batch}: {err}") from None
             cells[(map_name, batch)] = {k: v for k, v in config.to_dict().items() if k != "seed" and k in RUN_KEYS}
-    from pps.envs import registry
-
     ok, why = registry.backend_available(s.env)
     if not ok:
         raise UserError(f"--env {s.env}: the backend cannot run here: {why}")
@@ -276,7 +272,8 @@ def add_ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         g, sep = pair.get("group"), pair.get("separate")
         values = {
             "speed_ratio": ratio(g["steps_per_s"], sep["steps_per_s"]) if g and sep else None,
-            "speed_ratio_per_proc": ratio(g["steps_per_s_per_proc"], sep["steps_per_s_per_proc"]) if g and sep else None,
+            "speed_ratio_per_proc": (ratio(g["steps_per_s_per_proc"], sep["steps_per_s_per_proc"])
+                                     if g and sep else None),
             "mem_ratio": ratio(g["peak_rss_mb_per_run"], sep["peak_rss_mb_per_run"]) if g and sep else None,
         }
         for r in pair.values():
@@ -287,8 +284,6 @@ def add_ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def bench_groups(s: GroupBenchSettings, progress: Callable[[str], None] | None = None,
                  workdir: Path | None = None) -> list[dict[str, Any]]:
     """Measure every map x batch x S cell in both modes; rows in COLUMNS order, ratios filled."""
-    from pps.bench.common import say
-
     progress = progress or say
     cells = resolve_cells(s)
     root = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="pps-bench-groups-"))
@@ -308,7 +303,8 @@ def bench_groups(s: GroupBenchSettings, progress: Callable[[str], None] | None =
                 path = root / "config" / f"{map_name}-warmup.yaml"
                 path.write_text(yaml.safe_dump(keys, sort_keys=True))
                 progress(f"groups: warming the JAX compile cache on {map_name} (one tiny run)")
-                wall = run_processes([_Proc(f"warm-up {map_name}", _train_cmd(path, [0], root / "warmup" / map_name, False),
+                warm_cmd = _train_cmd(path, [0], root / "warmup" / map_name, False)
+                wall = run_processes([_Proc(f"warm-up {map_name}", warm_cmd,
                                             root / "logs" / f"warmup-{map_name}.log", [])], 1)
                 progress(f"groups: warm-up {map_name} took {wall:.1f} s")
         index = 0
@@ -351,16 +347,12 @@ def bench_groups(s: GroupBenchSettings, progress: Callable[[str], None] | None =
 
 
 def csv_text(rows: list[dict[str, Any]]) -> str:
-    import pandas as pd
-
     return pd.DataFrame(rows, columns=list(COLUMNS)).to_csv(index=False)
 
 
 def format_table(rows: list[dict[str, Any]]) -> str:
     """Readable stdout: throughput and memory per cell (both modes side by side), then where
     the group's trainer time goes."""
-    import pandas as pd
-
     def f(v: Any, fmt: str) -> str:
         return "-" if v is None else format(v, fmt)
 
@@ -375,7 +367,8 @@ def format_table(rows: list[dict[str, Any]]) -> str:
             "map": map_name, "batch": batch, "S": size,
             "group steps/s": f(g.get("steps_per_s"), ".0f"), "separate steps/s": f(sep.get("steps_per_s"), ".0f"),
             "procs": f"1 vs {sep.get('procs', '-')}",
-            "speed g/s": f(any_row.get("speed_ratio"), ".2f"), "per proc g/s": f(any_row.get("speed_ratio_per_proc"), ".2f"),
+            "speed g/s": f(any_row.get("speed_ratio"), ".2f"),
+            "per proc g/s": f(any_row.get("speed_ratio_per_proc"), ".2f"),
             "MB/run g": f(g.get("peak_rss_mb_per_run"), ".0f"), "MB/run s": f(sep.get("peak_rss_mb_per_run"), ".0f"),
             "mem g/s": f(any_row.get("mem_ratio"), ".2f"),
             "startup s g/s": f"{f(g.get('startup_s'), '.1f')}/{f(sep.get('startup_s'), '.1f')}",
@@ -391,13 +384,12 @@ def format_table(rows: list[dict[str, Any]]) -> str:
 
 
 def metadata(s: GroupBenchSettings, wall_s: float) -> dict[str, Any]:
-    from pps import run_record as rr
-
+    """groups.json's header: provenance (`pps.provenance`), settings and the batch's wall-clock."""
+    machine = provenance.machine()
     return {
-        "schema": 1, "bench": "groups", "date": rr.now(), "host": platform.node(),
-        "platform": platform.platform(), "cpu_count": os.cpu_count(),
-        "affinity_cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
-        "versions": rr.versions(), "git_commit": rr.git_commit(),
+        "schema": 1, "bench": "groups", "date": provenance.now(), "host": provenance.host(),
+        "platform": machine["platform"], "cpu_count": machine["cpu_count"], "affinity_cpus": machine["affinity_cpus"],
+        "versions": provenance.versions(), "git_commit": provenance.git_commit(),
         "jax_cache": os.environ.get("PPS_JAX_CACHE_DIR") or os.environ.get("JAX_COMPILATION_CACHE_DIR")
         or "~/.cache/pps-bench/jax",
         "settings": s.as_dict(), "wall_s": round(wall_s, 1),

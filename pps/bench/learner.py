@@ -12,6 +12,8 @@ Mixer, targets, loss and optimiser are the suite's own, so the difference is the
 
 from __future__ import annotations
 
+import statistics
+import time
 from typing import Any
 
 import torch
@@ -19,6 +21,7 @@ from torch import nn
 
 from pps.bench.common import Settings, row, say
 from pps.buffer import EpisodeBatch
+from pps.envs.registry import env_info
 from pps.learner import Learner, LearnerConfig
 from pps.nets.agents import RNNAgent, SlotAgents, SlotLayout
 from pps.nets.mixers import QMixer
@@ -90,8 +93,6 @@ def time_interleaved(learners: dict[str, Learner], batch: EpisodeBatch, warmup: 
                      sync=None) -> dict[str, list[float]]:
     """Per-update wall times of each learner, the variants taking turns within every round, so
     that a load change on a shared machine hits all of them alike (the ratios are what count)."""
-    import time
-
     for name, learner in learners.items():
         for _ in range(min(warmup, 1) if name == "reference-loop" else warmup):
             learner.update(batch)
@@ -111,10 +112,6 @@ def time_interleaved(learners: dict[str, Learner], batch: EpisodeBatch, warmup: 
 
 
 def bench_learner(s: Settings, device: torch.device) -> list[dict[str, Any]]:
-    import statistics
-
-    from pps.envs.registry import env_info
-
     sync = torch.cuda.synchronize if device.type == "cuda" else None
     rows = []
     for map_name in s.learner_maps:

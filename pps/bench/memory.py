@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from pps.bench.common import Settings, row
+from pps.buffer import ReplayBuffer
+from pps.envs.registry import env_info
 
 
 def bench_memory(s: Settings) -> list[dict[str, Any]]:
-    from pps.buffer import ReplayBuffer
-    from pps.envs.registry import env_info
-
     rows = []
     for map_name in s.memory_maps:
         info = env_info("smax", map_name)

@@ -1,4 +1,4 @@
-"""The issue-5 targets as PASS/FAIL rows, computed from the measured rows of one run."""
+"""The core's speed and memory targets as PASS/FAIL rows, computed from the measured rows of one run."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@
     pps bench                  # full: adds N = 27 (27m_vs_30m), more repeats, 8m env throughput
     pps bench --device cuda    # learner-update benchmarks on the GPU (others stay on the CPU)
     pps bench --only learner,memory
-    pps bench --groups         # run groups vs separate processes (issue 12): maps x batch x S
+    pps bench --groups         # run groups vs separate processes: maps x batch x S
 
 Output: `results/bench/<mode>[-cuda].json` (settings, host, versions, every measured row,
 the targets) and the same tables as Markdown in `<mode>[-cuda].md`, both written atomically;
@@ -19,7 +19,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+from pps import atomic
+from pps.bench.common import full_settings, host_record, quick_settings, say, smoke_settings
+from pps.bench.targets import evaluate_targets
 from pps.errors import UserError
+
+# The benchmarks themselves, pandas and torch are imported where they are needed, not at the
+# top: `pps bench --help` stays quick, and jax's CPU threads are pinned before anything
+# imports jax (`run`).
 
 BENCHES = ("learner", "aggregation", "env", "e2e", "memory")
 
@@ -30,7 +37,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     mode.add_argument("--smoke", action="store_true",
                       help="plumbing check for the test suite: tiny sizes, one repeat; the figures mean nothing")
     mode.add_argument("--groups", action="store_true",
-                      help="run groups (issue 12): S seeds in one `pps train --seeds` process vs S separate "
+                      help="run groups: S seeds in one `pps train --seeds` process vs S separate "
                            "processes, for every map x batch size x S; writes a CSV (see the --groups options)")
     p.add_argument("--only", default="", help=f"comma-separated subset of: {', '.join(BENCHES)} (default: all)")
     p.add_argument("--device", default="cpu", choices=("cpu", "cuda"),
@@ -52,7 +59,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--cores", type=int, help="separate processes alive at once, as `snakemake --cores` (default 2)")
     g.add_argument("--env", help="backend (default smax)")
     g.add_argument("--method", help="method of every run (default qmix)")
-    g.add_argument("--preset", type=Path, help="preset whose `run:` keys the runs use (default workflow/config/default.yaml)")
+    g.add_argument("--preset", type=Path,
+                   help="preset whose `run:` keys the runs use (default workflow/config/default.yaml)")
     g.add_argument("--csv", type=Path, help="output CSV (default <--out>/groups.csv); groups.json is written beside it")
     g.add_argument("--no-warmup", action="store_false", dest="warmup",
                    help="skip the tiny run per map that warms the persistent JAX compile cache first")
@@ -60,8 +68,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _settings(args: argparse.Namespace):
-    from pps.bench.common import full_settings, quick_settings, smoke_settings
-
     only = tuple(x.strip() for x in args.only.split(",") if x.strip())
     unknown = [x for x in only if x not in BENCHES]
     if unknown:
@@ -136,8 +142,6 @@ def _group_settings(args: argparse.Namespace):
 
 
 def run_groups(args: argparse.Namespace) -> int:
-    from pps import atomic
-    from pps.bench.common import say
     from pps.bench.groups import bench_groups, csv_text, format_table, metadata, resolve_cells
 
     s = _group_settings(args)
@@ -170,10 +174,6 @@ def run(args: argparse.Namespace) -> int:
 
     pin_jax_cpu_threads(s.threads)  # as `pps train`, before jax is imported
     import torch
-
-    from pps import atomic
-    from pps.bench.common import host_record, say
-    from pps.bench.targets import evaluate_targets
 
     torch.set_num_threads(s.threads)
     selected = s.only or BENCHES

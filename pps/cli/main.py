@@ -1,8 +1,9 @@
-"""The `pps` command line: train | maps | aggregate | stats | plot | overhead | scaling | bench.
+"""The `pps` command line: train | maps | references | collect | stats | plot | overhead | scaling | calibrate | bench.
 
 Each subcommand lives in the module that owns its concept and exposes
 `add_arguments(parser)` and `run(args) -> int`; this file only wires them up and turns a
-`UserError` into a one-paragraph message with exit code 2 (no traceback).
+`UserError` into a one-paragraph message with exit code 2 (no traceback). An old command name
+(`ALIASES`) still works for a release and says, in one line on stderr, which name replaced it.
 """
 
 from __future__ import annotations
@@ -21,13 +22,18 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("pps.cli.train", "train one run (env x map x method x interval x seed)"),
     "maps": ("pps.cli.maps", "list every (env, map) pair and which backends work here"),
     "references": ("pps.cli.references", "measure random and reference returns of return-scored tasks (MPE)"),
-    "aggregate": ("pps.cli.collect", "collect runs into results/curves.csv and final.csv"),
+    "collect": ("pps.cli.collect", "collect runs into results/curves.csv and final.csv"),
     "stats": ("pps.cli.stats", "statistics, convergence and claims tables"),
     "plot": ("pps.cli.plot", "the paper's figures as PNG and PDF"),
     "overhead": ("pps.cli.overhead", "where each run's wall-clock went, and each method's cost over the baseline"),
     "scaling": ("pps.cli.scaling", "score gain and cost against the number of agents (maps with >= 2 agent counts)"),
-    "bench": ("pps.cli.bench", "speed benchmarks (learner, aggregation, env, end-to-end, memory; --groups: run groups vs processes)"),
+    "calibrate": ("pps.cli.calibrate",
+                  "error rates of the claim verdicts on simulated grids (~11 min; --write stores them for claims.md)"),
+    "bench": ("pps.cli.bench",
+              "speed benchmarks (learner, aggregation, env, end-to-end, memory; --groups: run groups vs processes)"),
 }
+# old name -> the command that replaced it
+ALIASES: dict[str, str] = {"aggregate": "collect"}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -53,7 +59,9 @@ def build_parser(argv: list[str]) -> tuple[argparse.ArgumentParser, str | None]:
     parser.add_argument("--version", action="version", version=f"pps-bench {version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     chosen = next((a for a in argv if not a.startswith("-")), None)
-    for name, (module_name, help_text) in COMMANDS.items():
+    old_names = [(old, (COMMANDS[new][0], f"old name of `pps {new}`")) for old, new in ALIASES.items()]
+    entries = [*COMMANDS.items(), *old_names]
+    for name, (module_name, help_text) in entries:
         sp = sub.add_parser(name, help=help_text, description=help_text)
         if name == chosen:  # only the chosen command's module is imported
             module = importlib.import_module(module_name)
@@ -69,6 +77,9 @@ def main(argv: list[str] | None = None) -> int:
     if chosen is None or not hasattr(args, "_run"):
         parser.print_help()
         return 2
+    if chosen in ALIASES:
+        print(f"pps {chosen}: this is the old name of `pps {ALIASES[chosen]}`, which it runs; use that name",
+              file=sys.stderr)
     try:
         return int(args._run(args) or 0)
     except UserError as err:

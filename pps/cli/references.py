@@ -16,7 +16,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import math
+import statistics
 from pathlib import Path
+
+import pandas as pd
+import torch
 
 from pps.envs import registry
 from pps.envs.references import COLUMNS, load_references, references_path
@@ -45,8 +49,6 @@ def _policies(env: str) -> dict:
 
 def _returns(env, policy, episodes: int, generator) -> list[float]:
     """Team returns of `episodes` episodes of `policy(obs, avail, generator) -> actions`."""
-    import torch
-
     out: list[float] = []
     while len(out) < episodes:
         first = env.reset()
@@ -68,18 +70,12 @@ def _returns(env, policy, episodes: int, generator) -> list[float]:
 
 def random_action(obs, avail, generator):
     """Uniform over each agent's available actions."""
-    import torch
-
     b, n, a = avail.shape
     return torch.multinomial(avail.reshape(b * n, a).float(), 1, generator=generator).view(b, n)
 
 
 def measure(env_name: str, map_name: str, episodes: int = DEFAULT_EPISODES, seed: int = 0) -> dict:
     """One row of the reference table: R_random and R_ref of one task, measured now."""
-    import statistics
-
-    import torch
-
     registry.check_env_map(env_name, map_name)
     policies = _policies(env_name)
     if map_name not in policies:
@@ -111,8 +107,6 @@ def measure(env_name: str, map_name: str, episodes: int = DEFAULT_EPISODES, seed
 def write_rows(rows: list[dict], path: Path) -> None:
     """Replace the measured (env, map) rows in the table at `path`, keep the others, order by
     the registry's task order."""
-    import pandas as pd
-
     new = pd.DataFrame(rows, columns=list(COLUMNS))
     if path.is_file():
         old = load_references(path)
@@ -128,9 +122,11 @@ def write_rows(rows: list[dict], path: Path) -> None:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--env", help=f"only this env (default: every env scored by return: {', '.join(scored_envs())})")
+    parser.add_argument("--env",
+                        help=f"only this env (default: every env scored by return: {', '.join(scored_envs())})")
     parser.add_argument("--map", nargs="+", metavar="MAP", help="only these tasks (default: every task of the env)")
-    parser.add_argument("--episodes", type=int, default=DEFAULT_EPISODES, help=f"episodes per policy (default {DEFAULT_EPISODES})")
+    parser.add_argument("--episodes", type=int, default=DEFAULT_EPISODES,
+                        help=f"episodes per policy (default {DEFAULT_EPISODES})")
     parser.add_argument("--seed", type=int, default=0, help="seed of the envs and of the random policy (default 0)")
     parser.add_argument("--write", action="store_true", help="write the rows into the committed table")
     parser.add_argument("--out", type=Path, help=f"table to write (default: the package's {references_path().name})")

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from pps.config import load_config_file, parse_set_items, resolve_config
 from pps.errors import UserError
+from pps.host_memory import check_fits
+from pps.run_folder import default_out_dir, seed_folder
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -22,8 +24,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="train several seeds of this cell in one process (a run group, DESIGN §3); "
                         "each run still writes its own folder <out>/seed<S>")
     p.add_argument("--t-max", dest="t_max", help="environment steps to train")
-    p.add_argument("--out", type=Path, help="run folder (default results/runs/<env>/<map>/<method>/<interval|->/seed<S>); "
-                                          "with --seeds, the folder that holds the runs' seed<S> folders")
+    p.add_argument("--out", type=Path,
+                   help="run folder (default results/runs/<env>/<map>/<method>/<interval|->/seed<S>); "
+                        "with --seeds, the folder that holds the runs' seed<S> folders")
     p.add_argument("--config", type=Path, help="YAML of run keys, or a workflow preset (its `run:` section)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", default=[], help="override any run key (repeatable)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -40,18 +43,17 @@ def run(args: argparse.Namespace) -> int:
     configs = [resolve_config(file_keys, set_keys, dict(flags, **({} if s is None else {"seed": s}))) for s in seeds]
     if len({c.seed for c in configs}) != len(configs):
         raise UserError(f"--seeds lists a seed twice: {' '.join(str(c.seed) for c in configs)}.")
+    # Imported here, not at the top: they import torch (and `pps train --help` should not), and
+    # jax's CPU threads must be pinned before anything imports jax.
     from pps.envs.smax import pin_jax_cpu_threads
 
     pin_jax_cpu_threads(configs[0].threads)
-    from pps.run_record import default_out_dir
     from pps.train import run_group
 
     if args.seeds is None:
         outs = [args.out or default_out_dir(configs[0])]
     else:
-        outs = [(args.out / f"seed{c.seed}") if args.out else default_out_dir(c) for c in configs]
-    from pps.host_memory import check_fits
-
+        outs = [(args.out / seed_folder(c.seed)) if args.out else default_out_dir(c) for c in configs]
     check_fits(configs)  # before the run folders are made: a refused run leaves nothing behind
     for out in outs:
         if out.exists() and not out.is_dir():

@@ -4,10 +4,11 @@ Layout, and why. Validating a config, `pps maps` and the workflow's planning mus
 at once, so everything they ask is kept apart from the code that imports jax, torch or
 StarCraft II. Each backend therefore has two modules:
 
-| module | owns | imports |
-| --- | --- | --- |
-| `<name>_tasks.py` | its task table (`tasks.TaskSpec` per map), its availability check, a `tasks.Backend` record naming the heavy module | nothing heavy |
-| `<name>.py` | the vectorised env (`VecMultiAgentEnv`) and its `EnvInfo` | jax / torch / smac |
+- `<name>_tasks.py` owns its task table (`tasks.TaskSpec` per map, sizes included), its
+  availability check and a `tasks.Backend` record naming the heavy module; it imports
+  nothing heavy;
+- `<name>.py` owns the vectorised env (`VecMultiAgentEnv`) and its `EnvInfo`; it imports
+  jax, torch or smac;
 
 and `registry.py` only lists the `<name>_tasks` modules (`BACKEND_MODULES`, one line per
 backend) and answers every question from their records: `check_env_map`, `list_maps`,
@@ -18,8 +19,9 @@ one line in `BACKEND_MODULES`.
 
 Shared pieces: `tasks.py` (the records and the canonical unit-type table, shared so that a
 unit type id means the same on every backend), `jaxvec.py` (B jaxmarl envs in one jitted
-vmap, used by `smax` and `mpe`), `base.py` (the protocol), `references.py` (reference
-returns of return-scored tasks, readable without jax).
+vmap, used by `smax` and `mpe`), `base.py` (the protocol), `seeds.py` (the seed range every
+backend takes), `references.py` (reference returns of return-scored tasks, readable
+without jax).
 
 Backends: `smax` (jaxmarl SMAX), `smac` (oxwhirl SMAC + StarCraft II), `mpe` (jaxmarl's
 cooperative particle tasks; no win condition, scored by normalised return).

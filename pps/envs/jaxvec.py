@@ -33,13 +33,14 @@ import sys
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
+from importlib.metadata import version
 from typing import Any
 
 import numpy as np
 import torch
 
 from pps.envs.base import EnvInfo, Observation, StepResult
-
 
 # ---------------------------------------------------------------------------- importing jax
 
@@ -57,7 +58,8 @@ def import_jax(device: str = "cpu"):
     os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
     if "jax" not in sys.modules and not str(device).startswith("cuda"):
         os.environ.setdefault("JAX_PLATFORMS", "cpu")
-    import jax
+    import jax  # here, not at the top: only after the variables above are set
+
 
     enable_compilation_cache(jax)
     return jax
@@ -123,11 +125,9 @@ def quiet_stdout():
 
 
 def jaxmarl_version() -> str:
-    from importlib.metadata import version
-
     try:
         return f"jaxmarl {version('jaxmarl')}, jax {version('jax')}"
-    except Exception:  # noqa: BLE001
+    except Exception:  # noqa: BLE001 - a missing or broken install only blanks a record's version
         return "jaxmarl (unknown version)"
 
 
@@ -156,7 +156,7 @@ def compile_vec(task: JaxTask, n_envs: int, device: str):
     """(reset, step, jax device): `reset(key) -> (key, state, packed)` and
     `step(key, state, actions [B,N] int32) -> (key, state, packed)`, both jitted."""
     jax = import_jax(device)
-    import jax.numpy as jnp
+    import jax.numpy as jnp  # after import_jax, which must import jax first
 
     B = n_envs
 
@@ -228,22 +228,34 @@ def unpack(packed: torch.Tensor, b: int, n: int, obs_dim: int, state_dim: int, n
     return obs, state, avail, tail[:, 0], tail[:, 1] > 0.5, tail[:, 2] > 0.5, tail[:, 3] > 0.5
 
 
+@cache
+def compiled_task(make_task: Callable[[str], JaxTask], map_name: str, n_envs: int, device_key: str) -> tuple:
+    """The jitted reset/step of B envs of one task. Cached: traced and compiled once per process."""
+    import_jax(device_key)
+    return compile_vec(make_task(map_name), n_envs, device_key)
+
+
 class JaxVecEnv:
     """B envs of one jaxmarl task behind the torch protocol (`pps.envs.base.VecMultiAgentEnv`).
 
-    Subclasses pass the task's `EnvInfo` and its compiled (reset, step, jax device); this
-    class owns the PRNG key and the batched jaxmarl state (`_state`).
+    A backend subclass names its task builder (`make_task`: map -> `JaxTask`) and its
+    `EnvInfo` (`make_info`: map -> `EnvInfo`); this class compiles the task once per process
+    and owns the PRNG key and the batched jaxmarl state (`_state`).
     """
 
     name = "jax"
+    make_task: Callable[[str], JaxTask]
+    make_info: Callable[[str], EnvInfo]
 
-    def __init__(self, info: EnvInfo, n_envs: int, seed: int, device: str, compiled: tuple) -> None:
-        self.jax = import_jax(device)
+    def __init__(self, map_name: str, n_envs: int, seed: int, device: str = "cpu") -> None:
+        self.jax = import_jax(device)  # before anything imports jax, so that the CPU pin applies
         silence_readonly_warning()
+        info = type(self).make_info(map_name)
         self.info = info
         self.map_name = info.map
         self.n_envs = int(n_envs)
         self.device = torch.device(device)
+        compiled = compiled_task(type(self).make_task, map_name, self.n_envs, str(device))
         self._reset_fn, self._step_fn, self._jax_device = compiled
         self._key = self.jax.device_put(self.jax.random.PRNGKey(int(seed) % (2**32)), self._jax_device)
         self._state = None

@@ -26,12 +26,12 @@ own is how agents of different roles are stacked, the team reward and how episod
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
 from pps.envs.base import EnvInfo
-from pps.envs.jaxvec import JaxTask, JaxVecEnv, compile_vec, import_jax, jaxmarl_version, quiet_stdout
+from pps.envs.jaxvec import JaxTask, JaxVecEnv, import_jax, jaxmarl_version, quiet_stdout
 from pps.envs.mpe_tasks import MPE_MAPS, MPE_TASKS
 from pps.envs.registry import check_env_map
 from pps.envs.tasks import UNIT_TYPE_NAMES
@@ -40,12 +40,12 @@ __all__ = ["MpeVecEnv", "jaxmarl_env", "mpe_env_info", "mpe_task"]
 
 
 def _import_mpe():
-    with quiet_stdout():
+    with quiet_stdout():  # jaxmarl prints when imported; imported on first use (it imports jax)
         from jaxmarl.environments import mpe
     return mpe
 
 
-@lru_cache(maxsize=None)
+@cache
 def jaxmarl_env(map_name: str):
     """The jaxmarl env object of one task (discrete actions), checked against the static table."""
     check_env_map("mpe", map_name)
@@ -95,7 +95,7 @@ def avail_mask(map_name: str) -> np.ndarray:
 def mpe_task(map_name: str) -> JaxTask:
     """One MPE env as the pure functions `pps.envs.jaxvec.compile_vec` batches."""
     import_jax("cpu")
-    import jax.numpy as jnp
+    import jax.numpy as jnp  # after import_jax, which must import jax first
 
     env = jaxmarl_env(map_name)
     task, spec = MPE_TASKS[map_name], MPE_MAPS[map_name]
@@ -124,19 +124,10 @@ def mpe_task(map_name: str) -> JaxTask:
     return JaxTask(reset=env.reset, step=step, observe=observe, outcome=outcome)
 
 
-@lru_cache(maxsize=None)
-def _compiled(map_name: str, n_envs: int, device_key: str):
-    """The jitted reset/step of B envs of one task. Cached: traced and compiled once per process."""
-    import_jax(device_key)
-    return compile_vec(mpe_task(map_name), n_envs, device_key)
-
-
 class MpeVecEnv(JaxVecEnv):
     """B envs of one MPE task (see the module docstring for padding, reward and episode rules)."""
 
     name = "MPE"
 
-    def __init__(self, map_name: str, n_envs: int, seed: int, device: str = "cpu") -> None:
-        import_jax(device)  # before anything imports jax, so that the CPU pin applies
-        info = mpe_env_info(map_name)
-        super().__init__(info, n_envs, seed, device, _compiled(map_name, int(n_envs), str(device)))
+    make_task = staticmethod(mpe_task)
+    make_info = staticmethod(mpe_env_info)

@@ -2,7 +2,7 @@
 
 jaxmarl's cooperative multi-agent particle tasks with discrete actions. Every size is fixed
 by the task, so the table carries each agent's real observation size and action count;
-`tests/test_mpe.py` checks them against the installed jaxmarl. The backend pads agents to
+`tests/envs/test_mpe.py` checks them against the installed jaxmarl. The backend pads agents to
 one `obs_dim` / `n_actions` (see `pps.envs.mpe`), so `TaskSpec.obs_dim`/`n_actions` are the
 padded sizes and `state_dim` is the sum of the real observation sizes.
 

@@ -8,7 +8,8 @@ kept in one committed table, `pps/envs/score_references.csv`, one row per (env, 
 | column | meaning |
 | --- | --- |
 | `env`, `map` | the task |
-| `r_random`, `r_random_se`, `r_random_episodes` | mean team return of a policy uniform over each agent's available actions, its standard error, and the number of episodes |
+| `r_random`, `r_random_se`, `r_random_episodes` | mean team return of a policy uniform over each agent's |
+| | available actions, its standard error, and the number of episodes |
 | `r_ref`, `r_ref_se`, `r_ref_episodes` | the same for the reference policy |
 | `r_ref_source` | what the reference policy is (`pps.envs.mpe_heuristics`) |
 | `episode_limit`, `team_reward` | how a return is made: steps per episode, and the per-step team reward |
@@ -55,7 +56,8 @@ def load_references(path: str | Path | None = None) -> pd.DataFrame:
         raise UserError(f"Reference table {path} lacks column(s) {', '.join(missing)}.")
     duplicated = table[table.duplicated(["env", "map"], keep=False)]
     if len(duplicated):
-        raise UserError(f"Reference table {path} has more than one row for {sorted(set(zip(duplicated.env, duplicated.map)))}.")
+        pairs = sorted(set(zip(duplicated.env, duplicated.map)))
+        raise UserError(f"Reference table {path} has more than one row for {pairs}.")
     flat = table[np.isclose(table["r_ref"], table["r_random"])]
     if len(flat):
         raise UserError(f"Reference table {path}: R_ref equals R_random for {list(flat['map'])}; no score can be made.")

@@ -7,7 +7,8 @@ into a `UserError` that says what to do.
 
 Episodes are synchronous: after an env's `done`, it is not stepped again until `reset()`;
 its rows repeat its last obs/state/avail with reward 0 and done/won as at the end.
-`won` is SMAC's `info["battle_won"]`; `truncated` is SMAC's `info["episode_limit"]`. Rewards are SMAC's defaults (scaled to 20 per episode).
+`won` is SMAC's `info["battle_won"]`; `truncated` is SMAC's `info["episode_limit"]`. Rewards are
+SMAC's defaults (scaled to 20 per episode).
 
 Time limits: `StarCraft2Env.step()` ends a time-out with `terminated=True` either way, and
 puts `info["episode_limit"] = True` only when the env was built with
@@ -18,13 +19,15 @@ instead could not tell a time-out from a battle lost on the limit's last step, w
 reports as a terminal (it checks the battle's end before the limit).
 
 RNG: StarCraft II draws its randomness from the game seed given at launch (env i gets
-`seed + i` wrapped into uint32, the protobuf field's type: `pps.seeding.env_seeds`); it cannot be captured mid-run, so `get_rng_state()` only records the seed
-and episode count and a resumed run does not replay the same episodes (as in PyMARL).
+`seed + i` wrapped into uint32, the protobuf field's type: `pps.envs.seeds.env_seeds`); it
+cannot be captured mid-run, so `get_rng_state()` only records the seed and episode count
+and a resumed run does not replay the same episodes (as in PyMARL).
 """
 
 from __future__ import annotations
 
 import warnings
+from importlib.metadata import version
 from typing import Any
 
 import numpy as np
@@ -32,6 +35,7 @@ import torch
 
 from pps.envs.base import EnvInfo, Observation, StepResult
 from pps.envs.registry import check_env_map
+from pps.envs.seeds import env_seeds
 from pps.envs.smac_tasks import (
     SMAC_INSTALL,
     SMAC_MAPS,
@@ -42,14 +46,13 @@ from pps.envs.smac_tasks import (
 )
 from pps.envs.tasks import UNIT_TYPE_NAMES
 from pps.errors import UserError
-from pps.seeding import env_seeds
 
 
 def _import_starcraft2env():
     problem = smac_package_problem()
     if problem:
         raise UserError(f"The smac backend cannot run: {problem}")
-    try:
+    try:  # imported only after the checks: an SMAC3 imported by mistake is slow and has side effects
         from smac.env import StarCraft2Env
     except ImportError as err:  # e.g. pysc2 missing or broken
         raise UserError(
@@ -66,11 +69,9 @@ def _check_sc2(map_name: str) -> None:
 
 
 def backend_version() -> str:
-    from importlib.metadata import version
-
     try:
         smac_version = version("smac")
-    except Exception:  # noqa: BLE001
+    except Exception:  # noqa: BLE001 - a missing or broken install only blanks a record's version
         smac_version = "?"
     return f"smac {smac_version}, StarCraft II at {sc2_path()}"
 

@@ -1,6 +1,9 @@
 """SMAC's task table and its installation diagnostics (import-cheap; the backend is `pps.envs.smac`).
 
-The table is oxwhirl/smac's `smac_maps.map_param_registry` as static facts. Agent order is
+The table is oxwhirl/smac's `smac_maps.map_param_registry` as static facts, with each map's
+observation, state and action sizes from StarCraft2Env's own formulas (`get_obs_size`,
+`get_state_size` with its default flags), so a run can be sized without StarCraft II;
+`tests/test_memory.py` checks them against SMAC's published sizes. Agent order is
 SMAC's: sorted by SC2 unit type id (MMM: marauders, marines, medivac; 2s3z: stalkers,
 zealots; 1c3s5z: colossus, stalkers, zealots; bane_vs_bane: banelings, zerglings). The smac
 backend checks this order against the live game at its first reset.
@@ -18,6 +21,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
+from importlib import metadata
 from pathlib import Path
 
 from pps.envs.tasks import Backend, TaskSpec, team
@@ -25,32 +29,60 @@ from pps.envs.tasks import Backend, TaskSpec, team
 _m, _M, _s, _z, _zg, _h = "marine", "marauder", "stalker", "zealot", "zergling", "hydralisk"
 _MMM = team((2, _M), (7, _m), (1, "medivac"))
 
+# The race of each unit type (a team's race decides whether its units carry shields).
+_RACE = {
+    "marine": "T", "marauder": "T", "medivac": "T",
+    "stalker": "P", "zealot": "P", "colossus": "P",
+    "zergling": "Z", "hydralisk": "Z", "baneling": "Z", "spine crawler": "Z",
+}
+
+
+def _spec(map_name: str, agents: tuple[str, ...], enemies: tuple[str, ...], episode_limit: int) -> TaskSpec:
+    """One map's facts, its sizes as StarCraft2Env computes them with its default flags
+    (obs_all_health, state_last_action). `unit_type_bits` in SMAC's map table is the number
+    of ally unit types on maps whose agents differ in type and 0 otherwise, which is what
+    the agent list gives."""
+    n, m = len(agents), len(enemies)
+    n_actions = 6 + m  # no-op, stop, 4 moves, one attack per enemy
+    ally_types = len(set(agents))
+    type_bits = ally_types if ally_types > 1 else 0
+    shield_ally = int(_RACE[agents[0]] == "P")
+    shield_enemy = int(_RACE[enemies[0]] == "P")
+    ally_obs = 4 + type_bits + 1 + shield_ally
+    enemy_obs = 4 + type_bits + 1 + shield_enemy
+    own_obs = type_bits + 1 + shield_ally
+    obs_dim = 4 + m * enemy_obs + (n - 1) * ally_obs + own_obs
+    state_dim = n * (4 + shield_ally + type_bits) + m * (3 + shield_enemy + type_bits) + n * n_actions
+    return TaskSpec("smac", map_name, agents, enemies, episode_limit, n_actions=n_actions, obs_dim=obs_dim,
+                    state_dim=state_dim)
+
+
 SMAC_MAPS: dict[str, TaskSpec] = {
     spec.map: spec
     for spec in [
-        TaskSpec("smac", "3m", team((3, _m)), team((3, _m)), 60),
-        TaskSpec("smac", "8m", team((8, _m)), team((8, _m)), 120),
-        TaskSpec("smac", "25m", team((25, _m)), team((25, _m)), 150),
-        TaskSpec("smac", "5m_vs_6m", team((5, _m)), team((6, _m)), 70),
-        TaskSpec("smac", "8m_vs_9m", team((8, _m)), team((9, _m)), 120),
-        TaskSpec("smac", "10m_vs_11m", team((10, _m)), team((11, _m)), 150),
-        TaskSpec("smac", "27m_vs_30m", team((27, _m)), team((30, _m)), 180),
-        TaskSpec("smac", "MMM", _MMM, _MMM, 150),
-        TaskSpec("smac", "MMM2", _MMM, team((3, _M), (8, _m), (1, "medivac")), 180),
-        TaskSpec("smac", "2s3z", team((2, _s), (3, _z)), team((2, _s), (3, _z)), 120),
-        TaskSpec("smac", "3s5z", team((3, _s), (5, _z)), team((3, _s), (5, _z)), 150),
-        TaskSpec("smac", "3s5z_vs_3s6z", team((3, _s), (5, _z)), team((3, _s), (6, _z)), 170),
-        TaskSpec("smac", "3s_vs_3z", team((3, _s)), team((3, _z)), 150),
-        TaskSpec("smac", "3s_vs_4z", team((3, _s)), team((4, _z)), 200),
-        TaskSpec("smac", "3s_vs_5z", team((3, _s)), team((5, _z)), 250),
-        TaskSpec("smac", "1c3s5z", team((1, "colossus"), (3, _s), (5, _z)), team((1, "colossus"), (3, _s), (5, _z)), 180),
-        TaskSpec("smac", "2m_vs_1z", team((2, _m)), team((1, _z)), 150),
-        TaskSpec("smac", "corridor", team((6, _z)), team((24, _zg)), 400),
-        TaskSpec("smac", "6h_vs_8z", team((6, _h)), team((8, _z)), 150),
-        TaskSpec("smac", "2s_vs_1sc", team((2, _s)), team((1, "spine crawler")), 300),
-        TaskSpec("smac", "so_many_baneling", team((7, _z)), team((32, "baneling")), 100),
-        TaskSpec("smac", "bane_vs_bane", team((4, "baneling"), (20, _zg)), team((4, "baneling"), (20, _zg)), 200),
-        TaskSpec("smac", "2c_vs_64zg", team((2, "colossus")), team((64, _zg)), 400),
+        _spec("3m", team((3, _m)), team((3, _m)), 60),
+        _spec("8m", team((8, _m)), team((8, _m)), 120),
+        _spec("25m", team((25, _m)), team((25, _m)), 150),
+        _spec("5m_vs_6m", team((5, _m)), team((6, _m)), 70),
+        _spec("8m_vs_9m", team((8, _m)), team((9, _m)), 120),
+        _spec("10m_vs_11m", team((10, _m)), team((11, _m)), 150),
+        _spec("27m_vs_30m", team((27, _m)), team((30, _m)), 180),
+        _spec("MMM", _MMM, _MMM, 150),
+        _spec("MMM2", _MMM, team((3, _M), (8, _m), (1, "medivac")), 180),
+        _spec("2s3z", team((2, _s), (3, _z)), team((2, _s), (3, _z)), 120),
+        _spec("3s5z", team((3, _s), (5, _z)), team((3, _s), (5, _z)), 150),
+        _spec("3s5z_vs_3s6z", team((3, _s), (5, _z)), team((3, _s), (6, _z)), 170),
+        _spec("3s_vs_3z", team((3, _s)), team((3, _z)), 150),
+        _spec("3s_vs_4z", team((3, _s)), team((4, _z)), 200),
+        _spec("3s_vs_5z", team((3, _s)), team((5, _z)), 250),
+        _spec("1c3s5z", team((1, "colossus"), (3, _s), (5, _z)), team((1, "colossus"), (3, _s), (5, _z)), 180),
+        _spec("2m_vs_1z", team((2, _m)), team((1, _z)), 150),
+        _spec("corridor", team((6, _z)), team((24, _zg)), 400),
+        _spec("6h_vs_8z", team((6, _h)), team((8, _z)), 150),
+        _spec("2s_vs_1sc", team((2, _s)), team((1, "spine crawler")), 300),
+        _spec("so_many_baneling", team((7, _z)), team((32, "baneling")), 100),
+        _spec("bane_vs_bane", team((4, "baneling"), (20, _zg)), team((4, "baneling"), (20, _zg)), 200),
+        _spec("2c_vs_64zg", team((2, "colossus")), team((64, _zg)), 400),
     ]
 }
 
@@ -90,9 +122,7 @@ def _smac_package_dirs() -> tuple[list[str], str | None]:
 
 def _installed_smac_version() -> str | None:
     try:
-        from importlib.metadata import version
-
-        return version("smac")
+        return metadata.version("smac")
     except Exception:  # noqa: BLE001 - PackageNotFoundError or a broken install
         return None
 

@@ -19,7 +19,7 @@ inside the jitted call. `get_rng_state()` is that key as a numpy uint32 array;
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
@@ -27,7 +27,6 @@ from pps.envs.base import EnvInfo
 from pps.envs.jaxvec import (
     JaxTask,
     JaxVecEnv,
-    compile_vec,
     import_jax,
     jaxmarl_version,
     pin_jax_cpu_threads,
@@ -41,12 +40,12 @@ __all__ = ["SmaxVecEnv", "backend_version", "pin_jax_cpu_threads", "smax_env_inf
 
 
 def _import_smax():
-    with quiet_stdout():
+    with quiet_stdout():  # jaxmarl prints when imported; imported on first use (it imports jax)
         from jaxmarl.environments.smax import HeuristicEnemySMAX, map_name_to_scenario
     return HeuristicEnemySMAX, map_name_to_scenario
 
 
-@lru_cache(maxsize=None)
+@cache
 def _jaxmarl_env(map_name: str):
     HeuristicEnemySMAX, map_name_to_scenario = _import_smax()
     return HeuristicEnemySMAX(scenario=map_name_to_scenario(map_name))
@@ -105,7 +104,7 @@ def world_state_scale(env) -> np.ndarray:
 def smax_task(map_name: str) -> JaxTask:
     """One SMAX env as the pure functions `pps.envs.jaxvec.compile_vec` batches."""
     jax = import_jax("cpu")
-    import jax.numpy as jnp
+    import jax.numpy as jnp  # after import_jax, which must import jax first
 
     env = _jaxmarl_env(map_name)
     agents = tuple(env.agents)
@@ -140,19 +139,10 @@ def smax_task(map_name: str) -> JaxTask:
     return JaxTask(reset=env.reset, step=step, observe=observe, outcome=outcome)
 
 
-@lru_cache(maxsize=None)
-def _compiled(map_name: str, n_envs: int, device_key: str):
-    """The jitted reset/step of B envs of one map. Cached: traced and compiled once per process."""
-    import_jax(device_key)
-    return compile_vec(smax_task(map_name), n_envs, device_key)
-
-
 class SmaxVecEnv(JaxVecEnv):
     """B SMAX envs of one map (see the module docstring for episode, won and RNG rules)."""
 
     name = "SMAX"
 
-    def __init__(self, map_name: str, n_envs: int, seed: int, device: str = "cpu") -> None:
-        import_jax(device)  # before anything imports jax, so that the CPU pin applies
-        info = smax_env_info(map_name)
-        super().__init__(info, n_envs, seed, device, _compiled(map_name, int(n_envs), str(device)))
+    make_task = staticmethod(smax_task)
+    make_info = staticmethod(smax_env_info)

@@ -2,7 +2,9 @@
 
 The table is jaxmarl's `MAP_NAME_TO_SCENARIO` (jaxmarl 0.2.0) written out as static facts,
 so config validation and `pps maps` never import jax: `HeuristicEnemySMAX`, 100-step limit,
-agents in jaxmarl's order. `tests/test_envs.py` checks it against the installed jaxmarl.
+agents in jaxmarl's order, and each map's observation, state and action sizes from jaxmarl's
+own formulas (what the memory estimate sizes a run with). `tests/envs/test_smax.py` and
+`tests/test_memory.py` check the table against the installed jaxmarl.
 """
 
 from __future__ import annotations
@@ -13,9 +15,20 @@ SMAX_EPISODE_LIMIT = 100
 _SMACV2_NOTE = "unit types drawn at random every episode (6 types); all agents form one group"
 _m, _s, _z, _h = "marine", "stalker", "zealot", "hydralisk"
 
+# jaxmarl SMAX (HeuristicEnemySMAX, unit_list observations): every unit carries 7 features
+# plus a one-hot over jaxmarl's 6 unit types, an agent's own row 4 plus the one-hot, and
+# the world state is (own row + team + type id) per unit; 5 movement actions + one attack
+# per enemy.
+_UNIT_TYPES, _UNIT_FEATURES, _OWN_FEATURES, _MOVES = 6, 7, 4, 5
+
 
 def _spec(map_name: str, agents: tuple[str, ...], enemies: tuple[str, ...], note: str = "") -> TaskSpec:
-    return TaskSpec("smax", map_name, agents, enemies, SMAX_EPISODE_LIMIT, note)
+    """One map's facts, its sizes from jaxmarl's `SMAX._get_obs_size` (unit_list) and `state_size`."""
+    unit = _UNIT_FEATURES + _UNIT_TYPES
+    own = _OWN_FEATURES + _UNIT_TYPES
+    n, m = len(agents), len(enemies)
+    return TaskSpec("smax", map_name, agents, enemies, SMAX_EPISODE_LIMIT, note, n_actions=_MOVES + m,
+                    obs_dim=unit * (n - 1 + m) + own, state_dim=(own + 2) * (n + m))
 
 
 SMAX_MAPS: dict[str, TaskSpec] = {

@@ -39,9 +39,11 @@ class TaskSpec:
     """Static facts of one (env, map) pair, known without importing the backend.
 
     `agents` holds each agent's unit type (or role) name in the env's agent order; a name
-    must be in `UNIT_TYPE_NAMES`. The sizes `n_actions`, `obs_dim` and `state_dim` are given
-    where they are fixed by the task (None where only the live env knows them, as on SMAC);
-    the backend's tests check given sizes against the live env.
+    must be in `UNIT_TYPE_NAMES`. The sizes `n_actions`, `obs_dim` and `state_dim` are what
+    the memory estimate (`pps.memory`) sizes a run with before any env is built; each backend
+    fills them in from its env's own formulas or task table (None where only the live env
+    knows them: such a task cannot be sized in advance). The backends' tests check the given
+    sizes against the live env or its published sizes.
     """
 
     env: str

@@ -24,6 +24,11 @@ from torch.nn import functional as F
 
 from pps.nets.row_sums import slot_affine
 
+# The Q-value an unavailable action is masked with before an argmax (acting, and the
+# learner's choice of the next action): far below any real Q. It sits with the agent
+# networks because both the runner and the learner mask their Qs.
+NEG_INF = -1e9
+
 
 class SlotLinear(nn.Module):
     """`S` independent linear layers applied to `[S, M, in]` with one batched matmul.
@@ -120,13 +125,14 @@ class SlotAgents(nn.Module):
                     else:
                         p[s].copy_(_orthogonal(p.shape[1:], gen))
 
-    def slot_view(self, start: int, stop: int) -> "SlotAgents":
+    def slot_view(self, start: int, stop: int) -> SlotAgents:
         """Slots `start:stop` as a `SlotAgents` whose parameters are views of this one's (no
         copy): a run of a group acts and evaluates with its own slots through it, and sees
         every in-place change (optimiser steps, aggregation, checkpoint loads)."""
         view = SlotAgents.__new__(SlotAgents)
         nn.Module.__init__(view)
-        view.n_slots, view.input_dim, view.hidden, view.n_actions = stop - start, self.input_dim, self.hidden, self.n_actions
+        view.n_slots, view.input_dim = stop - start, self.input_dim
+        view.hidden, view.n_actions = self.hidden, self.n_actions
         view.fc1 = _slot_module_view(self.fc1, start, stop)
         view.rnn = _slot_module_view(self.rnn, start, stop)
         view.fc2 = _slot_module_view(self.fc2, start, stop)
@@ -167,7 +173,7 @@ class SlotAgents(nn.Module):
         return {name: p[slot].detach().clone() for name, p in self.named_parameters()}
 
     @torch.no_grad()
-    def load_slot(self, slot: int, agent: "RNNAgent") -> None:
+    def load_slot(self, slot: int, agent: RNNAgent) -> None:
         own = dict(self.named_parameters())
         for name, p in agent.named_parameters():
             own[name][slot].copy_(p)

@@ -3,46 +3,43 @@
 # (pps.analysis.outputs), so they are known before any job runs.
 
 
-rule aggregate:
+rule collect:
     """Every run of the grid into results/curves.csv and results/final.csv."""
     input:
         run_files("metrics.csv"),
     output:
-        **{name: table_report(path) for name, path in aggregate_files().items()},
+        **{name: table_report(path) for name, path in plan.collect_files(config).items()},
     log:
-        f"{RESULTS}/logs/aggregate.log",
+        f"{RESULTS}/logs/collect.log",
     params:
+        runs=runs_root("curves"),
         out=parent("curves"),
         final_window=config["final_window"],
-    threads: config["resources"]["analysis"]["threads"]
+    threads: pps_resources.threads(config, "analysis")
     resources:
-        mem_mb=config["resources"]["analysis"]["mem_mb"],
-        runtime=config["resources"]["analysis"]["runtime"],
-        **slurm_resources(),
+        **job_resources("analysis"),
     conda:
         "../envs/pps.yaml"
     shell:
-        "pps aggregate --runs {params.out}/runs --out {params.out}"
+        "pps collect --runs {params.runs} --out {params.out}"
         " --final-window {params.final_window} > {log} 2>&1"
 
 
 rule stats:
     """Statistics against the baseline, convergence, and the Markdown/LaTeX tables."""
     input:
-        **aggregate_files(),
+        **plan.collect_files(config),
     output:
-        **{name: table_report(path) for name, path in stats_files().items()},
+        **{name: table_report(path) for name, path in plan.stats_files(config).items()},
     log:
         f"{RESULTS}/logs/stats.log",
     params:
         results=parent("curves", "input"),
         baseline=config["baseline"],
         thresholds=" ".join(str(t) for t in config["thresholds"]),
-    threads: config["resources"]["analysis"]["threads"]
+    threads: pps_resources.threads(config, "analysis")
     resources:
-        mem_mb=config["resources"]["analysis"]["mem_mb"],
-        runtime=config["resources"]["analysis"]["runtime"],
-        **slurm_resources(),
+        **job_resources("analysis"),
     conda:
         "../envs/pps.yaml"
     shell:
@@ -53,8 +50,8 @@ rule stats:
 rule plot:
     """The paper's figures, PNG and PDF."""
     input:
-        **aggregate_files(),
-        **stats_files(),
+        **plan.collect_files(config),
+        **plan.stats_files(config),
     output:
         **{
             f"{name}_{ext}": figure_report(name, ext)
@@ -66,11 +63,9 @@ rule plot:
     params:
         results=parent("curves", "input"),
         out=parent(f"{pps_outputs.FIGURE_NAMES[0]}_{pps_outputs.FIGURE_FORMATS[0]}"),
-    threads: config["resources"]["analysis"]["threads"]
+    threads: pps_resources.threads(config, "analysis")
     resources:
-        mem_mb=config["resources"]["analysis"]["mem_mb"],
-        runtime=config["resources"]["analysis"]["runtime"],
-        **slurm_resources(),
+        **job_resources("analysis"),
     conda:
         "../envs/pps.yaml"
     shell:
@@ -90,24 +85,23 @@ rule overhead:
     log:
         f"{RESULTS}/logs/overhead.log",
     params:
+        runs=runs_root("overhead"),
         out=parent("overhead"),
         figures=parent(f"{pps_outputs.OVERHEAD_FIGURE}_{pps_outputs.FIGURE_FORMATS[0]}"),
         baseline=config["baseline"],
-    threads: config["resources"]["analysis"]["threads"]
+    threads: pps_resources.threads(config, "analysis")
     resources:
-        mem_mb=config["resources"]["analysis"]["mem_mb"],
-        runtime=config["resources"]["analysis"]["runtime"],
-        **slurm_resources(),
+        **job_resources("analysis"),
     conda:
         "../envs/pps.yaml"
     shell:
-        "pps overhead --runs {params.out}/runs --out {params.out} --figures {params.figures}"
+        "pps overhead --runs {params.runs} --out {params.out} --figures {params.figures}"
         " --baseline {params.baseline} > {log} 2>&1"
 
 
 rule scaling:
     """Score gain over the baseline and cost against the number of agents; asked for only when
-    the maps span at least two agent counts (scaling_planned)."""
+    the maps span at least two agent counts (pps.plan.scaling_planned)."""
     input:
         final=f"{RESULTS}/final.csv",
         overhead=f"{RESULTS}/overhead.csv",
@@ -123,11 +117,9 @@ rule scaling:
         results=parent("final", "input"),
         figures=parent(f"{pps_outputs.SCALING_FIGURE}_{pps_outputs.FIGURE_FORMATS[0]}"),
         baseline=config["baseline"],
-    threads: config["resources"]["analysis"]["threads"]
+    threads: pps_resources.threads(config, "analysis")
     resources:
-        mem_mb=config["resources"]["analysis"]["mem_mb"],
-        runtime=config["resources"]["analysis"]["runtime"],
-        **slurm_resources(),
+        **job_resources("analysis"),
     conda:
         "../envs/pps.yaml"
     shell:
@@ -136,15 +128,15 @@ rule scaling:
 
 
 rule tables:
-    """Aggregated CSVs, statistics and tables, overhead (and scaling) tables (runs first)."""
+    """Collected CSVs, statistics and tables, overhead (and scaling) tables (runs first)."""
     input:
-        **aggregate_files(),
-        **stats_files(),
-        study=study_table_files(),
+        **plan.collect_files(config),
+        **plan.stats_files(config),
+        study=plan.study_table_files(config, GRID_MAPS),
 
 
 rule figures:
     """Every figure (runs and tables first)."""
     input:
-        figure_files(),
-        study_figure_files(),
+        plan.figure_files(config),
+        plan.study_figure_files(config, GRID_MAPS),

@@ -1,0 +1,232 @@
+"""One function per analysis command: collect, stats, plot, overhead, scaling.
+
+Each takes plain values (folders, options), checks them (a `UserError` says what is wrong),
+reads its inputs, computes every output before writing any (so a failure leaves the previous
+outputs as they were), writes them atomically and returns the line the command prints. Lines
+for the log (excluded runs, warnings) go to `report`. The `pps` command line
+(`pps.cli.collect`, ...) only parses arguments and calls these; `compute_stats` is the pure
+core of `stats` (tables in, every output out) for callers that hold the tables already.
+
+The figure modules are imported inside `plot`, `overhead` and `scaling`: they import
+matplotlib and seaborn (about a second), which `pps collect` and `pps stats` must not pay for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from pps.analysis.claims.rules import HIGH_DIM_MAPS
+from pps.analysis.convergence import run_convergence, speedup_table
+from pps.analysis.data import io
+from pps.analysis.data.cells import chosen_cells, method_label
+from pps.analysis.data.collect import collect as collect_runs
+from pps.analysis.data.collect import comparability_warnings
+from pps.analysis.data.runs import load_runs
+from pps.analysis.outputs import (
+    COLLECT_FILES,
+    FIGURE_FORMATS,
+    FIGURE_NAMES,
+    MIN_AGENT_COUNTS,
+    OVERHEAD_FIGURE,
+    OVERHEAD_FILES,
+    SCALING_FIGURE,
+    SCALING_FILES,
+    STATS_FILES,
+)
+from pps.analysis.render import tables as T
+from pps.analysis.render.claims import claims_markdown
+from pps.analysis.stats.figure_data import learning_curve_bands, wallclock_medians, wallclock_runs
+from pps.analysis.stats.tables import across_maps, cell_stats
+from pps.analysis.studies.overhead import RUN_COLUMNS, TIMING_UNTIMED, accounting_problems, overhead_runs, summarise
+from pps.analysis.studies.scaling import agent_counts, enough_agent_counts, scaling_table, score_column
+from pps.atomic import write_text
+from pps.errors import UserError, choice_error
+from pps.methods import METHODS
+
+Report = Callable[[str], None]
+
+FINAL_COLUMNS = ("env", "map", "method", "interval", "seed", "score_kind", "final_score")
+STATS_COLUMNS = ("env", "map", "method", "interval", "n", "iqm", "baseline")
+ACROSS_MAPS_COLUMNS = ("method", "interval", "iqm")
+SPEEDUP_COLUMNS = ("env", "map", "method", "interval", "threshold", "median_steps")
+NEED_COLLECT = "run `pps collect` first"
+NEED_STATS = "run `pps stats` first"
+
+
+def _ignore(_: str) -> None:
+    pass
+
+
+def _known_baseline(baseline: str) -> None:
+    if baseline not in METHODS:  # a typo would otherwise write every comparison empty
+        raise choice_error("baseline method", baseline, METHODS)
+
+
+# --------------------------------------------------------------------------- collect
+def collect(runs: Path, out: Path, *, final_window: int = 3, skip_invalid: bool = False,
+            report: Report = _ignore) -> str:
+    """Every complete run under `runs` -> `out`/curves.csv and final.csv (COLLECT_FILES)."""
+    runs, out = Path(runs), Path(out)
+    if final_window < 1:
+        raise UserError(f"--final-window must be at least 1 (got {final_window}).")
+    found = load_runs(runs, skip_invalid=skip_invalid, report=report)
+    for line in comparability_warnings(found):
+        report(line)
+    curves, final = collect_runs(found, final_window, runs_root=runs)
+    io.write_curves_csv(out / COLLECT_FILES[0], curves)
+    io.write_csv(out / COLLECT_FILES[1], final)
+    return f"{len(found)} runs -> {', '.join(str(out / n) for n in COLLECT_FILES)}"
+
+
+# --------------------------------------------------------------------------- stats
+def final_window_text(final: pd.DataFrame) -> str:
+    w = sorted(set(int(x) for x in final.get("final_window", pd.Series(dtype=int)).dropna()))
+    if not w:
+        return "final evaluations"
+    return f"mean of the last {w[0]} evaluations" if len(w) == 1 else f"mean of the last {w[0]}–{w[-1]} evaluations"
+
+
+def compute_stats(final: pd.DataFrame, curves: pd.DataFrame, *, baseline: str, thresholds: Sequence[float],
+                  smooth_window: int, seed: int, claims_interval: int,
+                  high_dim: tuple[str, ...] = HIGH_DIM_MAPS) -> dict[str, pd.DataFrame | str]:
+    """name (relative to the results folder) -> DataFrame (CSV) or str (text), for every STATS_FILES entry."""
+    fw = final_window_text(final)
+    base_label = method_label(baseline)
+    stats = cell_stats(final, baseline, seed)
+    across = across_maps(final, baseline, seed)
+    conv = run_convergence(curves, thresholds, smooth_window)
+    speed = speedup_table(conv, baseline, seed)
+    out = {
+        "stats.csv": stats,
+        "across_maps.csv": across,
+        "convergence.csv": conv,
+        "speedup.csv": speed,
+        "tables/stats.md": T.stats_markdown(stats, base_label, fw),
+        "tables/stats.tex": T.stats_latex(stats, base_label, fw),
+        "tables/convergence.md": T.convergence_markdown(speed, base_label, smooth_window),
+        "tables/convergence.tex": T.convergence_latex(speed, base_label, smooth_window),
+        "tables/claims.md": claims_markdown(final, baseline=baseline, claims_interval=claims_interval,
+                                            high_dim=high_dim, seed=seed, final_window=fw),
+    }
+    assert tuple(out) == STATS_FILES, "pps.analysis.outputs.STATS_FILES and compute_stats disagree"
+    return out
+
+
+def stats(results: Path, *, baseline: str = "qmix", thresholds: Sequence[float] = (0.5, 0.8), smooth_window: int = 3,
+          seed: int = 0, claims_interval: int = 300, high_dim: tuple[str, ...] | None = None,
+          report: Report = _ignore) -> str:
+    """`results`/curves.csv and final.csv -> every STATS_FILES entry in `results`."""
+    results = Path(results)
+    _known_baseline(baseline)
+    for t in thresholds:
+        if not 0 < t <= 1:
+            raise UserError(f"--thresholds are scores in (0, 1] (a win rate, or the fraction of the way from a random "
+                            f"policy's return to the reference return); got {t}.")
+    if smooth_window < 1:
+        raise UserError(f"--smooth-window must be at least 1 (got {smooth_window}).")
+    final = io.read_table(results / "final.csv", NEED_COLLECT, FINAL_COLUMNS)
+    curves = io.read_table(results / "curves.csv", NEED_COLLECT, io.CURVES_COLUMNS)
+    if final.empty:
+        raise UserError(f"{results / 'final.csv'} holds no runs; run `pps collect` on a folder with complete runs.")
+    if baseline not in set(final["method"]):
+        present = sorted(set(final["method"]))
+        report(f"warning: baseline '{baseline}' has no runs in {results / 'final.csv'} "
+               f"(methods present: {', '.join(present)}). Comparisons are left empty.")
+    outputs = compute_stats(final, curves, baseline=baseline, thresholds=sorted(set(thresholds)),
+                            smooth_window=smooth_window, seed=seed, claims_interval=claims_interval,
+                            high_dim=tuple(high_dim) if high_dim else HIGH_DIM_MAPS)
+    for name, content in outputs.items():  # all computed before anything is written
+        if isinstance(content, str):
+            write_text(results / name, content)
+        else:
+            io.write_csv(results / name, content)
+    return f"{len(final)} runs -> {', '.join(str(results / n) for n in outputs)}"
+
+
+# --------------------------------------------------------------------------- plot
+def plot(results: Path, out: Path, *, baseline: str | None = None, claims_interval: int = 300, seed: int = 0) -> str:
+    """The results tables -> `out`/<name>.<ext> for every FIGURE_NAMES entry and FIGURE_FORMATS ext."""
+    from pps.analysis.figures.files import write_figures  # matplotlib: see the module docstring
+    from pps.analysis.figures.paper import all_figures
+
+    results, out = Path(results), Path(out)
+    need = "run `pps collect` then `pps stats` first"
+    curves = io.read_table(results / "curves.csv", need, io.CURVES_COLUMNS)
+    final = io.read_table(results / "final.csv", need, FINAL_COLUMNS)
+    stats_ = io.read_table(results / "stats.csv", NEED_STATS, STATS_COLUMNS)
+    across = io.read_table(results / "across_maps.csv", NEED_STATS, ACROSS_MAPS_COLUMNS)
+    speed = io.read_table(results / "speedup.csv", NEED_STATS, SPEEDUP_COLUMNS)
+    if final.empty:
+        raise UserError(f"{results / 'final.csv'} holds no runs; nothing to plot.")
+    baseline = baseline or (stats_["baseline"].dropna().iloc[0] if stats_["baseline"].notna().any() else "qmix")
+    chosen = chosen_cells(final, claims_interval)
+    wall = wallclock_runs(final)
+    makers = all_figures(final=final, stats=stats_, across=across, speed=speed,
+                         bands=learning_curve_bands(curves, chosen, seed), wall_runs=wall,
+                         wall_medians=wallclock_medians(wall, seed), chosen=chosen, baseline=baseline,
+                         claims_interval=claims_interval)
+    assert tuple(makers) == FIGURE_NAMES, "pps.analysis.outputs.FIGURE_NAMES and figures.paper.all_figures disagree"
+    write_figures(makers, out, FIGURE_FORMATS)
+    return f"{len(makers) * len(FIGURE_FORMATS)} files -> {out}/ ({', '.join(FIGURE_NAMES)})"
+
+
+# --------------------------------------------------------------------------- the studies
+def overhead(runs: Path, out: Path, figures: Path, *, baseline: str = "qmix", seed: int = 0,
+             skip_invalid: bool = False, report: Report = _ignore) -> str:
+    """Every complete run's run.json -> `out`/overhead.csv, overhead_summary.csv and
+    `figures`/overhead.{png,pdf}."""
+    from pps.analysis.figures.files import write_study  # matplotlib: see the module docstring
+    from pps.analysis.figures.studies import overhead_figure
+
+    runs, out, figures = Path(runs), Path(out), Path(figures)
+    _known_baseline(baseline)
+    found = load_runs(runs, skip_invalid=skip_invalid, report=report)
+    table = overhead_runs(found, runs_root=runs)
+    for line in accounting_problems(table):
+        report(f"warning: {line}")
+    untimed = int((table["timing"] == TIMING_UNTIMED).sum())
+    if untimed:
+        report(f"{untimed} of {len(table)} run(s) have no time_s in run.json (trained before the overhead "
+               f"accounting): their wall-clock counts, their split by section is unknown")
+    summary = summarise(table, baseline, seed=seed)
+    fig = overhead_figure(summary, table, baseline)  # everything is made before anything is written
+    tables = dict(zip((out / name for name in OVERHEAD_FILES), (table, summary), strict=True))
+    write_study(tables, fig, figures / OVERHEAD_FIGURE, FIGURE_FORMATS)
+    return (f"{len(table)} runs -> {', '.join(str(out / n) for n in OVERHEAD_FILES)}, "
+            f"{figures / OVERHEAD_FIGURE}.{{{','.join(FIGURE_FORMATS)}}}")
+
+
+def scaling(results: Path, figures: Path, *, baseline: str = "qmix", claims_interval: int = 300, seed: int = 0) -> str:
+    """`results`/final.csv and overhead.csv -> `results`/scaling.csv and `figures`/scaling.{png,pdf};
+    refuses, writing nothing, with fewer than MIN_AGENT_COUNTS distinct agent counts."""
+    from pps.analysis.figures.files import write_study  # matplotlib: see the module docstring
+    from pps.analysis.figures.studies import scaling_figure
+
+    results, figures = Path(results), Path(figures)
+    final = io.read_table(results / "final.csv", NEED_COLLECT, ("env", "map", "method", "interval", "seed"))
+    overhead_table = io.read_table(results / "overhead.csv", "run `pps overhead` first",
+                                   RUN_COLUMNS[:6] + ("learner_ms_per_update", "steps_per_s", "peak_rss_mb",
+                                                      "s_per_mstep"))
+    if final.empty:
+        raise UserError(f"{results / 'final.csv'} holds no runs; nothing to scale.")
+    counts = agent_counts(final)
+    if not enough_agent_counts(counts.values()):
+        found = ", ".join(f"{m} ({n:g} agents)" if n == n else f"{m} (unknown)" for (_, m), n in counts.items())
+        raise UserError(
+            f"A scaling study needs runs on maps with at least {MIN_AGENT_COUNTS} different numbers of agents; "
+            f"{results / 'final.csv'} has {found}. Train more maps (workflow/config/scaling.yaml) first.")
+    if baseline not in set(final["method"]):
+        raise UserError(f"The baseline '{baseline}' has no runs in {results / 'final.csv'} "
+                        f"(methods: {', '.join(sorted(set(final['method'])))}); pass --baseline.")
+    try:
+        score_column(final)
+    except ValueError as err:
+        raise UserError(f"{results / 'final.csv'}: {err}; re-run `pps collect`.") from None
+    table = scaling_table(final, overhead_table, baseline, seed=seed)
+    fig = scaling_figure(table, overhead_table, baseline, claims_interval)
+    write_study({results / SCALING_FILES[0]: table}, fig, figures / SCALING_FIGURE, FIGURE_FORMATS)
+    return (f"{len(table)} cells on {len(counts)} maps -> {results / SCALING_FILES[0]}, "
+            f"{figures / SCALING_FIGURE}.{{{','.join(FIGURE_FORMATS)}}}")

@@ -1,0 +1,1 @@
+"""Statistics of final scores and curves: estimators, bootstrap CIs, tests, and the tables."""
