@@ -44,6 +44,7 @@ localrules:
     runs,
     tables,
     figures,
+    aggregate,
 
 
 rule all:
@@ -57,7 +58,13 @@ rule all:
 rule runs:
     """Every training run of the grid (a finished run has metrics.csv and run.json)."""
     input:
-        run_files("metrics.csv"),
+        run_files(run_folder.METRICS),
+
+
+rule aggregate:
+    """The old name of the `collect` target (curves.csv and final.csv), kept for one release."""
+    input:
+        rules.collect.output,
 
 
 onsuccess:

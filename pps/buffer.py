@@ -5,7 +5,7 @@ One row is one episode of `T = episode_limit` transitions plus the final observa
 `terminated[t]` marks a real terminal (win or loss) as opposed to the time limit, which
 the learner bootstraps through.
 
-Memory (DESIGN §6): in the compact layout observations and states are float16,
+Memory (docs/design.md §6): in the compact layout observations and states are float16,
 available-action masks and flags are uint8/bool and actions uint8, which is under half
 of an all-float32 layout. Storage is `torch.empty`, so pages are only committed as
 episodes arrive; a 5000-episode buffer costs nothing up front. The layout itself is plain

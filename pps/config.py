@@ -1,6 +1,6 @@
-"""Typed run configuration: defaults, YAML/CLI loading and validation (DESIGN §5).
+"""Typed run configuration: defaults, YAML/CLI loading and validation (docs/design.md §5).
 
-One flat namespace of run keys. Defaults are the authors' values (DESIGN §3) except where
+One flat namespace of run keys. Defaults are the authors' values (docs/design.md §3) except where
 the suite deliberately deviates (`n_envs`, `groups`, `rs_swap_agent_id`), which `run.json`
 records. Every way in (YAML file, `--set KEY=VALUE`, Python) goes through `resolve_config`,
 so an unknown key or a bad value is reported the same way everywhere: as a `UserError`
@@ -81,6 +81,9 @@ class RunConfig:
     # evaluation
     eval_interval: int = 5000
     eval_episodes: int = 32
+    # greedy episodes of the trained policy when the run finishes (the "absolute metric" of
+    # Gorsane et al. 2022 that marl-eval reads): None = 10 x eval_episodes, 0 = none
+    absolute_eval_episodes: int | None = None
     # PPS
     # RS-PPS softmax temperature, on the task's normalised score (pps.rs_scores: 0 = floor,
     # 1 = solved), so it means the same on every backend; 0.05 is softmax of SMAC returns.
@@ -115,6 +118,14 @@ class RunConfig:
         return SMAX_REWARD_SCALE if self.env == "smax" else 1.0
 
     @property
+    def effective_absolute_eval_episodes(self) -> int:
+        """Episodes of the final evaluation of the trained policy: the key, or ten times a
+        test evaluation's (marl-eval's protocol asks for at least ten times as many)."""
+        if self.absolute_eval_episodes is None:
+            return ABSOLUTE_EVAL_FACTOR * self.eval_episodes
+        return self.absolute_eval_episodes
+
+    @property
     def effective_mixer(self) -> str:
         return self.mixer or get_method(self.method).default_mixer
 
@@ -140,6 +151,7 @@ def inert_keys(c: RunConfig) -> frozenset[str]:
 
 
 SMAX_REWARD_SCALE = 10.0
+ABSOLUTE_EVAL_FACTOR = 10  # absolute evaluation episodes per test evaluation episode, by default
 
 RUN_KEYS: tuple[str, ...] = tuple(f.name for f in fields(RunConfig))
 _FIELD_TYPES = {f.name: f.type for f in fields(RunConfig)}
@@ -301,6 +313,9 @@ def validate(c: RunConfig) -> None:
     for key in ("lr", "grad_clip", "rs_temperature"):
         if getattr(c, key) <= 0:
             raise _range_error(key, "positive", getattr(c, key))
+    if c.absolute_eval_episodes is not None and c.absolute_eval_episodes < 0:
+        raise _range_error("absolute_eval_episodes", "0 (none), a positive integer, or null (10 x eval_episodes)",
+                           c.absolute_eval_episodes)
     if c.reward_scale is not None and c.reward_scale <= 0:
         raise _range_error("reward_scale", "positive (or null for the backend's default)", c.reward_scale)
     if not 0.0 < c.gamma <= 1.0:

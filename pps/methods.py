@@ -1,4 +1,4 @@
-"""The method table of DESIGN §3: which agents share parameters and how they aggregate.
+"""The method table of docs/design.md §3: which agents share parameters and how they aggregate.
 
 A method is data, not code: the learner, runner and sharing module read these flags, so a
 new scheme is one row here plus (if it aggregates differently) one rule in `pps.sharing`.

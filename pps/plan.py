@@ -384,8 +384,18 @@ def stats_files(cfg: Mapping[str, Any]) -> dict[str, str]:
     return _named(f"{results_dir(cfg)}/{f}" for f in outputs.STATS_FILES)
 
 
+def export_files(cfg: Mapping[str, Any]) -> dict[str, str]:
+    """`pps export`'s outputs by format, named for rules (marl-eval -> marl_eval)."""
+    return {fmt.replace("-", "_"): f"{results_dir(cfg)}/{name}" for fmt, name in outputs.EXPORT_FILES.items()}
+
+
 def figure_files(cfg: Mapping[str, Any]) -> list[str]:
     return [f"{figures_dir(cfg)}/{f}" for f in outputs.figure_files()]
+
+
+def figure_flags(cfg: Mapping[str, Any]) -> str:
+    """The figure commands' options from the preset: `--annotate` for drafts (`figures_annotate`)."""
+    return "--annotate" if cfg.get("figures_annotate") else ""
 
 
 def scaling_planned(cfg: Mapping[str, Any], maps: Iterable[str]) -> bool:

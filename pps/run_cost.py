@@ -158,3 +158,22 @@ def per_run_cost(info: Mapping[str, Any]) -> dict[str, Any]:
         "group_size": size,
     }
 
+
+
+# --------------------------------------------------------------------------- the cost unit
+# Every table, figure and document states compute cost per environment step in one unit, hours
+# per million env steps: a run's wall-clock / its env steps x 1e6 / 3600. Hours, because a full
+# run is 1-2M steps and a reader budgets cluster time in hours; per million steps, because runs
+# of different lengths then compare. (run.json and overhead.csv keep raw durations in seconds:
+# those are measurements, not costs per step.)
+COST_UNIT = "hours per million env steps"
+COST_UNIT_SHORT = "h per 1M env steps"
+SECONDS_PER_HOUR = 3600.0
+STEPS_PER_UNIT = 1e6
+
+
+def hours_per_mstep(seconds: float, steps: float) -> float:
+    """`seconds` of wall-clock spent on `steps` env steps, in COST_UNIT (NaN without steps)."""
+    if not (math.isfinite(seconds) and math.isfinite(steps) and steps > 0):
+        return math.nan
+    return seconds / steps * STEPS_PER_UNIT / SECONDS_PER_HOUR

@@ -1,4 +1,4 @@
-"""The run-folder contract: where a run lives, which files it holds and what is in them (DESIGN §4).
+"""The run-folder contract: where a run lives, which files it holds and what is in them (docs/design.md §4).
 
 A run folder is `<results>/runs/<env>/<map>/<method>/<interval or ->/seed<k>/`. Training
 writes into it, the workflow asks for its files, the analysis reads them; all three take
@@ -9,9 +9,15 @@ the path, the file names and the metrics columns from here, so the contract has 
 | `run.json` | at the start, at the end, on failure | the run's identity, config, provenance, outcome and cost |
 | `metrics.csv.partial` | after every evaluation | the evaluations so far (`METRICS_COLUMNS`) |
 | `metrics.csv` | when the run finishes | every evaluation; its presence marks the run finished |
+| `episodes.csv.gz` | when the run finishes, before `metrics.csv` | each episode behind each evaluation |
 | `checkpoint.pt` | every `checkpoint_interval` steps; removed at the end | everything a resume needs |
 | `model.pt` | when the run finishes | the trained agent and mixer weights |
 | `.pps-train.lock` | while a trainer works there | who holds the folder (`pps.run_lock`) |
+
+`metrics.csv` holds one row per evaluation, its means; `episodes.csv.gz` the episodes behind
+each row (what marl-eval and any per-episode statistic need), long and gzipped (a paper-scale
+run has 401 evaluations of 32 episodes plus 320 absolute-evaluation episodes: about 13,000
+rows). Until the run finishes those values travel in the checkpoint.
 
 `metrics.csv.partial` grows while a run trains and becomes `metrics.csv` only when the run
 finishes, so any tool can tell a finished run from an interrupted one by the file name.
@@ -25,14 +31,17 @@ torch is imported only by the functions that read or write `.pt` files.
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pps import atomic, provenance
 from pps.config import RunConfig, inert_keys
 from pps.errors import UserError
+from pps.float_format import format_float, format_float32
 from pps.run_lock import LOCK_FILE as LOCK_FILE  # re-exported: part of the contract, owned by pps.run_lock
 
 # ---------------------------------------------------------------------------- paths
@@ -49,6 +58,7 @@ METRICS = "metrics.csv"
 PARTIAL = "metrics.csv.partial"
 CHECKPOINT = "checkpoint.pt"
 MODEL = "model.pt"
+EPISODES = "episodes.csv.gz"
 # The files by which a folder is recognised as a run folder (a finished or an interrupted run).
 RUN_FILES = (RUN_JSON, METRICS, PARTIAL, CHECKPOINT)
 
@@ -58,9 +68,17 @@ METRICS_COLUMNS: tuple[str, ...] = (
     "step", "episodes", "updates", "wall_s", "test_win_rate", "test_return_mean", "test_ep_len_mean",
     "train_return_mean", "epsilon", "loss", "aggregations",
 )
+# episodes.csv.gz: one row per episode. `phase` is TEST (the evaluation at `step`, whose mean
+# is metrics.csv's row at that step) or ABSOLUTE (the final evaluation of the trained policy);
+# `return` is the raw team return (before `reward_scale`), `won` 1 or 0, empty on a task
+# without a win condition.
+EPISODES_COLUMNS: tuple[str, ...] = ("phase", "step", "episode", "return", "won")
+TEST = "test"
+ABSOLUTE = "absolute"
 SCHEMA = 1  # run.json's `schema`
-# Keys that may differ between the first attempt of a run and its resumption.
-RESUMABLE_DIFFERENCES = ("threads", "device", "checkpoint_interval")
+# Keys that may differ between the first attempt of a run and its resumption: none of them
+# changes what the run learns.
+RESUMABLE_DIFFERENCES = ("threads", "device", "checkpoint_interval", "absolute_eval_episodes")
 
 
 def interval_folder(interval: int | str | None) -> str:
@@ -146,7 +164,8 @@ def check_same_run(out_dir: Path, previous: dict[str, Any], config: RunConfig) -
 
 
 def metrics_text(rows: list[dict[str, Any]]) -> str:
-    """metrics.csv's text: `METRICS_COLUMNS`, one row per evaluation, floats exactly, NaN empty."""
+    """metrics.csv's text: `METRICS_COLUMNS`, one row per evaluation, floats without binary
+    noise (`pps.float_format`), NaN and None empty."""
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=METRICS_COLUMNS, lineterminator="\n")
     writer.writeheader()
@@ -156,11 +175,63 @@ def metrics_text(rows: list[dict[str, Any]]) -> str:
 
 
 def _fmt(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return "" if value != value else repr(value)  # repr round-trips exactly; NaN -> empty
+    if value is None or isinstance(value, float):
+        return format_float(value)
     return str(value)
+
+
+# ---------------------------------------------------------------------------- episodes.csv.gz
+
+
+@dataclass
+class Evaluation:
+    """The episodes of one evaluation: metrics.csv's row at `step` is their mean (TEST), or the
+    final evaluation of the trained policy (ABSOLUTE)."""
+
+    phase: str
+    step: int
+    returns: list[float]  # raw team returns (float32 values), one per episode
+    won: list[bool] | None  # one per episode; None on a task without a win condition
+
+
+def episodes_text(evaluations: list[Evaluation]) -> str:
+    """episodes.csv's text: `EPISODES_COLUMNS`, one row per episode, returns as the shortest
+    text of their float32 value."""
+    lines = [",".join(EPISODES_COLUMNS)]
+    for ev in evaluations:
+        won = ev.won if ev.won is not None else [None] * len(ev.returns)
+        if len(won) != len(ev.returns):
+            raise ValueError(f"evaluation at step {ev.step}: {len(ev.returns)} returns but {len(won)} outcomes")
+        for k, (ret, w) in enumerate(zip(ev.returns, won)):
+            lines.append(f"{ev.phase},{int(ev.step)},{k},{format_float32(ret)},{'' if w is None else int(bool(w))}")
+    return "\n".join(lines) + "\n"
+
+
+def read_episodes(path: str | Path) -> list[Evaluation]:
+    """An episodes file's evaluations, in file order; ValueError when it breaks the format.
+    A return reads back as the decimal in the file, the shortest that rounds to its float32
+    (`numpy.float32` of it is the value the runner summed)."""
+    with gzip.open(path, "rt", encoding="utf-8", newline="") as fh:
+        reader = csv.reader(fh)
+        header = next(reader, None)
+        if header is None or tuple(header) != EPISODES_COLUMNS:
+            raise ValueError(f"{path}: expected the columns {', '.join(EPISODES_COLUMNS)}, got {header}")
+        out: list[Evaluation] = []
+        for line, fields in enumerate(reader, start=2):
+            try:
+                phase, step, episode, ret, won = fields
+                key = (phase, int(step))
+                if not out or (out[-1].phase, out[-1].step) != key:
+                    out.append(Evaluation(phase, key[1], [], None if won == "" else []))
+                ev = out[-1]
+                if int(episode) != len(ev.returns) or (won == "") != (ev.won is None):
+                    raise ValueError
+                ev.returns.append(float(ret))
+                if ev.won is not None:
+                    ev.won.append(bool(int(won)))
+            except ValueError:
+                raise ValueError(f"{path}, line {line}: not a row of {', '.join(EPISODES_COLUMNS)}: {fields}") from None
+    return out
 
 
 # ---------------------------------------------------------------------------- one folder
@@ -186,6 +257,10 @@ class RunFolder:
     @property
     def partial(self) -> Path:
         return self.path / PARTIAL
+
+    @property
+    def episodes(self) -> Path:
+        return self.path / EPISODES
 
     @property
     def checkpoint(self) -> Path:
@@ -226,13 +301,29 @@ class RunFolder:
         """The evaluations so far, as `metrics.csv.partial`."""
         atomic.write_text(self.partial, metrics_text(rows))
 
-    def finish(self, record: dict[str, Any], rows: list[dict[str, Any]]) -> None:
-        """Write the finished run's run.json and metrics.csv (last: it marks the run finished),
-        then remove what only an unfinished run needs (the partial metrics, the checkpoint)."""
+    def finish(self, record: dict[str, Any], rows: list[dict[str, Any]],
+               evaluations: list[Evaluation] | None = None) -> None:
+        """Write the finished run's run.json, episodes.csv.gz (when `evaluations` are given) and
+        metrics.csv (last: it marks the run finished), then remove what only an unfinished run
+        needs (the partial metrics, the checkpoint)."""
         self.write_record(record)
+        if evaluations is not None:
+            self.write_episodes(evaluations)
         atomic.write_text(self.metrics, metrics_text(rows))
         self.partial.unlink(missing_ok=True)
         self.checkpoint.unlink(missing_ok=True)
+
+    # ---- episodes
+    def write_episodes(self, evaluations: list[Evaluation]) -> None:
+        """episodes.csv.gz, atomically; gzip without a time stamp, so the same run writes the
+        same bytes."""
+        data = gzip.compress(episodes_text(evaluations).encode("utf-8"), mtime=0)
+        atomic.write_with(self.episodes, lambda f: f.write(data))
+
+    def read_episodes(self) -> list[Evaluation] | None:
+        """The run's evaluations from episodes.csv.gz; None when the folder has none (a run
+        trained before the file existed, or not finished)."""
+        return read_episodes(self.episodes) if self.episodes.is_file() else None
 
     # ---- checkpoint.pt and model.pt
     def has_checkpoint(self) -> bool:

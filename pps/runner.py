@@ -145,7 +145,7 @@ class Runner:
                 ep.actions[:, t] = actions if playing is None else actions * run_rows(playing, b)
                 ep.reward[:, t] = torch.where(running, result.reward, 0.0)
                 ep.filled[:, t] = running
-                # The backend says how each episode ended (DESIGN §2): a time limit
+                # The backend says how each episode ended (docs/design.md §2): a time limit
                 # bootstraps, a win, loss or draw does not. An env still running after
                 # `limit` steps counts as truncated (never terminated).
                 ep.terminated[:, t] = running & result.done & ~result.truncated

@@ -1,4 +1,4 @@
-"""Run-stacked tensors: a run group's state split into runs and joined back (DESIGN §3).
+"""Run-stacked tensors: a run group's state split into runs and joined back (docs/design.md §3).
 
 Every tensor a run group trains (agent slots, mixer layers, their targets, optimiser
 moments, slot restart steps) has a leading dimension of R equal run blocks, run after run.

@@ -1,4 +1,4 @@
-"""Parameter-sharing schemes and the periodic aggregation rules of A-, RS- and PP-PPS (DESIGN §3).
+"""Parameter-sharing schemes and the periodic aggregation rules of A-, RS- and PP-PPS (docs/design.md §3).
 
 Independent agents keep one parameter slot each. Every `interval` learner updates a PPS
 method replaces the slots of each sharing group by a weighted mean of them:

@@ -1,6 +1,6 @@
 """An optimiser over slot-stacked parameters whose slots can be restarted one at a time.
 
-`opt_state_on_aggregate: reset` (DESIGN §3) must leave each aggregated slot as if a fresh
+`opt_state_on_aggregate: reset` (docs/design.md §3) must leave each aggregated slot as if a fresh
 optimiser had just been created for it. Zeroing its moments is not enough for Adam: torch
 keeps one `step` counter per parameter *tensor*, shared by every slot stacked in it, so a
 slot reset at step s would see bias corrections 1 - beta**s ~ 1 instead of 1 - beta**1 and

@@ -82,8 +82,8 @@ def test_every_design_key_exists():
                 "buffer_size", "lr", "optimizer", "gamma", "grad_clip", "epsilon_start", "epsilon_finish",
                 "epsilon_anneal_steps", "target_update_interval", "double_q", "td_lambda", "rnn_hidden",
                 "mixer_embed", "hypernet_hidden", "hypernet_layers", "eval_interval", "eval_episodes",
-                "rs_temperature", "rs_eval_episodes", "rs_swap_agent_id", "pp_shared", "opt_state_on_aggregate",
-                "checkpoint_interval", "device", "threads"):
+                "absolute_eval_episodes", "rs_temperature", "rs_eval_episodes", "rs_swap_agent_id", "pp_shared",
+                "opt_state_on_aggregate", "checkpoint_interval", "device", "threads"):
         assert key in RUN_KEYS
 
 
@@ -214,3 +214,20 @@ def test_a_folder_from_before_the_rs_keys_resumes_unless_the_run_is_rs_pps(tmp_p
     changed = dict(config.to_dict(), lr=1e-3)
     with pytest.raises(UserError, match="lr"):  # a key that matters is still compared
         check_same_run(tmp_path, {"config": changed}, config)
+
+
+def test_the_absolute_evaluation_defaults_to_ten_test_evaluations_and_never_blocks_a_resume(tmp_path):
+    from pps.run_folder import check_same_run
+
+    assert resolve_config().effective_absolute_eval_episodes == 320
+    assert resolve_config({"eval_episodes": 5}).effective_absolute_eval_episodes == 50
+    assert resolve_config({"absolute_eval_episodes": 0}).effective_absolute_eval_episodes == 0  # none
+    with pytest.raises(UserError, match="absolute_eval_episodes"):
+        resolve_config({"absolute_eval_episodes": -1})
+    # it changes nothing a run learns: a folder from before the key existed, or with another
+    # value of it, resumes
+    config = resolve_config({"absolute_eval_episodes": 64})
+    before = config.to_dict()
+    del before["absolute_eval_episodes"]
+    check_same_run(tmp_path, {"config": before}, config)
+    check_same_run(tmp_path, {"config": dict(before, absolute_eval_episodes=0)}, config)

@@ -136,7 +136,8 @@ def test_default_preset_covers_every_method():
 
 def test_paper_preset_plans_maps_x_seeds_x_methods():
     cfg = config(PAPER)
-    n = lambda maps: expected_runs(maps, len(cfg["seeds"]), cfg["methods"], len(cfg["intervals"]))  # noqa: E731
+    def n(maps):
+        return expected_runs(maps, len(cfg["seeds"]), cfg["methods"], len(cfg["intervals"]))
     usable = {e.map for e in registry.list_maps("smac") if e.usable_here}
     assert len(runs(cfg)) == n(3 + len({"MMM2", "corridor"} & usable))
     assert len(runs(config(PAPER, use_smac="true"))) == n(5) == 450
@@ -249,6 +250,7 @@ def test_outputs_follow_the_analysis_file_names():
     assert set(plan.stats_files(cfg).values()) == {f"out/{f}" for f in outputs.STATS_FILES}
     assert plan.stats_files(cfg)["tables_stats_md"] == "out/tables/stats.md"
     assert plan.figure_files(cfg) == [f"figs/{f}" for f in outputs.figure_files()]
+    assert plan.export_files(cfg) == {"marl_eval": "out/marl_eval.json"}
 
 
 def test_the_scaling_study_is_planned_only_over_several_agent_counts():

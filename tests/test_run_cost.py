@@ -6,16 +6,20 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import pandas as pd
 import pytest
 
+from pps.analysis.studies.overhead import RUN_COLUMNS, SUMMARY_COLUMNS
+from pps.analysis.studies.scaling import COST_COLUMNS
 from pps.cli import main
 from pps.config import resolve_config
-from pps.run_cost import CostShares, per_run_cost
+from pps.run_cost import COST_UNIT, CostShares, hours_per_mstep, per_run_cost
 from pps.run_folder import default_out_dir
 from pps.timing import SECTIONS
 from pps.train import run_group
+from tests.helpers import REPO
 from tests.helpers.synthetic_runs import write_run
 
 MPE = {"env": "mpe", "map": "simple_spread_v3", "method": "qmix", "t_max": 500, "eval_interval": 250,
@@ -116,3 +120,20 @@ def test_overhead_and_scaling_report_per_run_cost_whatever_seeds_per_job_was(tmp
     assert scaling["peak_rss_mb"].to_numpy() == pytest.approx(400.0)
     summary = pd.read_csv(res / "overhead_summary.csv")
     assert not math.isnan(summary.loc[summary["method"] == "a-pps", "ratio_vs_baseline"].iloc[0])
+
+
+def test_one_cost_unit_in_every_table_figure_and_document():
+    """Cost per step is hours per million env steps everywhere (it was seconds in one place,
+    minutes in another and hours in a third)."""
+    assert COST_UNIT == "hours per million env steps" and hours_per_mstep(1800.0, 500_000) == 1.0
+    assert math.isnan(hours_per_mstep(10.0, 0))
+    per_step = [c for c in (*RUN_COLUMNS, *SUMMARY_COLUMNS, *COST_COLUMNS) if "per_mstep" in c]
+    assert per_step and all(c.endswith("h_per_mstep") for c in per_step)
+    other_units = re.compile(r"\b(seconds|secs?|s|minutes|mins?|CPU-seconds)\s+(per|/)\s+(1M|million)", re.I)
+    texts = [*(REPO / "workflow" / "report" / "captions").rglob("*.rst"), *(REPO / "docs").glob("*.md"),
+             REPO / "README.md", REPO / "figures" / "README.md", REPO / "results" / "README.md"]
+    for path in texts:
+        text = " ".join(path.read_text().split())
+        found = [m.group(0) for m in other_units.finditer(text)]
+        allowed = ["minutes per 1M"] if path.name == "performance.md" else []  # the dated figure's axis, explained
+        assert [f for f in found if f not in allowed] == [], path.relative_to(REPO)

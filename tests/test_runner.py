@@ -88,7 +88,7 @@ def test_select_actions_explores_uniformly_over_available_actions_only():
 
 
 def test_every_agent_draws_its_own_exploration_coin():
-    """DESIGN §3 deviation from the authors (one coin per team). Two agents, actions {0, 1}
+    """docs/design.md §3 deviation from the authors (one coin per team). Two agents, actions {0, 1}
     available, greedy 0, epsilon 0.5: each picks 1 with probability 1/4 either way, but both
     do so in 1/16 of the envs with independent coins and in 1/8 with a shared one."""
     b = 4000

@@ -1,4 +1,4 @@
-"""One function per analysis command: collect, stats, plot, overhead, scaling.
+"""One function per analysis command: collect, stats, plot, overhead, scaling, export.
 
 Each takes plain values (folders, options), checks them (a `UserError` says what is wrong),
 reads its inputs, computes every output before writing any (so a failure leaves the previous
@@ -13,6 +13,7 @@ matplotlib and seaborn (about a second), which `pps collect` and `pps stats` mus
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -20,13 +21,14 @@ import pandas as pd
 
 from pps.analysis.claims.rules import HIGH_DIM_MAPS
 from pps.analysis.convergence import run_convergence, speedup_table
-from pps.analysis.data import io
+from pps.analysis.data import io, marl_eval
 from pps.analysis.data.cells import chosen_cells, method_label
 from pps.analysis.data.collect import collect as collect_runs
 from pps.analysis.data.collect import comparability_warnings
 from pps.analysis.data.runs import load_runs
 from pps.analysis.outputs import (
     COLLECT_FILES,
+    EXPORT_FILES,
     FIGURE_FORMATS,
     FIGURE_NAMES,
     MIN_AGENT_COUNTS,
@@ -35,16 +37,24 @@ from pps.analysis.outputs import (
     SCALING_FIGURE,
     SCALING_FILES,
     STATS_FILES,
+    figure_files,
 )
 from pps.analysis.render import tables as T
 from pps.analysis.render.claims import claims_markdown
-from pps.analysis.stats.figure_data import learning_curve_bands, wallclock_medians, wallclock_runs
+from pps.analysis.stats.figure_data import (
+    learning_curve_bands,
+    performance_profiles,
+    sample_efficiency,
+    wallclock_medians,
+    wallclock_runs,
+)
 from pps.analysis.stats.tables import across_maps, cell_stats
 from pps.analysis.studies.overhead import RUN_COLUMNS, TIMING_UNTIMED, accounting_problems, overhead_runs, summarise
 from pps.analysis.studies.scaling import agent_counts, enough_agent_counts, scaling_table, score_column
 from pps.atomic import write_text
 from pps.errors import UserError, choice_error
 from pps.methods import METHODS
+from pps.run_folder import RUNS_DIR
 
 Report = Callable[[str], None]
 
@@ -81,6 +91,34 @@ def collect(runs: Path, out: Path, *, final_window: int = 3, skip_invalid: bool 
     return f"{len(found)} runs -> {', '.join(str(out / n) for n in COLLECT_FILES)}"
 
 
+# --------------------------------------------------------------------------- export
+def export(results: Path, out: Path | None = None, *, fmt: str = "marl-eval", skip_invalid: bool = False,
+           report: Report = _ignore) -> str:
+    """Every complete run under `results`/runs -> `out` (default `results`/marl_eval.json) in
+    marl-eval's JSON layout (`pps.analysis.data.marl_eval`). Runs without per-episode values
+    are left out, one line each to `report`; so is every break of marl-eval's one-grid-per-
+    environment rule."""
+    if fmt not in EXPORT_FILES:
+        raise choice_error("export format", fmt, EXPORT_FILES)
+    results = Path(results)
+    out = Path(out) if out is not None else results / EXPORT_FILES[fmt]
+    found = load_runs(results / RUNS_DIR, skip_invalid=skip_invalid, report=report)
+    try:
+        made = marl_eval.build(found)
+    except ValueError as err:
+        raise UserError(f"Cannot export to marl-eval: {err}.") from None
+    for line in made.left_out:
+        report(f"left out {line}")
+    if not made.runs:
+        raise UserError(f"None of the {len(found)} complete runs under {results / RUNS_DIR} has per-episode values "
+                        f"and an absolute evaluation (listed above); runs trained by this version have both.")
+    for line in marl_eval.problems(made.data):
+        report(f"warning: {line}")
+    write_text(out, json.dumps(made.data, separators=(",", ":")) + "\n")
+    left = f" ({len(made.left_out)} left out, listed above)" if made.left_out else ""
+    return f"{made.runs} runs{left} -> {out}"
+
+
 # --------------------------------------------------------------------------- stats
 def final_window_text(final: pd.DataFrame) -> str:
     w = sorted(set(int(x) for x in final.get("final_window", pd.Series(dtype=int)).dropna()))
@@ -110,6 +148,8 @@ def compute_stats(final: pd.DataFrame, curves: pd.DataFrame, *, baseline: str, t
         "tables/convergence.tex": T.convergence_latex(speed, base_label, smooth_window),
         "tables/claims.md": claims_markdown(final, baseline=baseline, claims_interval=claims_interval,
                                             high_dim=high_dim, seed=seed, final_window=fw),
+        "tables/across_maps.md": T.across_maps_markdown(across),
+        "tables/across_maps.tex": T.across_maps_latex(across),
     }
     assert tuple(out) == STATS_FILES, "pps.analysis.outputs.STATS_FILES and compute_stats disagree"
     return out
@@ -147,8 +187,10 @@ def stats(results: Path, *, baseline: str = "qmix", thresholds: Sequence[float] 
 
 
 # --------------------------------------------------------------------------- plot
-def plot(results: Path, out: Path, *, baseline: str | None = None, claims_interval: int = 300, seed: int = 0) -> str:
-    """The results tables -> `out`/<name>.<ext> for every FIGURE_NAMES entry and FIGURE_FORMATS ext."""
+def plot(results: Path, out: Path, *, baseline: str | None = None, claims_interval: int = 300, seed: int = 0,
+         annotate: bool = False) -> str:
+    """The results tables -> `out`/<name>.<ext> and `out`/column/<name>.<ext> for every
+    FIGURE_NAMES entry and FIGURE_FORMATS ext (`annotate`: titles and notes on the canvas)."""
     from pps.analysis.figures.files import write_figures  # matplotlib: see the module docstring
     from pps.analysis.figures.paper import all_figures
 
@@ -166,18 +208,21 @@ def plot(results: Path, out: Path, *, baseline: str | None = None, claims_interv
     wall = wallclock_runs(final)
     makers = all_figures(final=final, stats=stats_, across=across, speed=speed,
                          bands=learning_curve_bands(curves, chosen, seed), wall_runs=wall,
-                         wall_medians=wallclock_medians(wall, seed), chosen=chosen, baseline=baseline,
-                         claims_interval=claims_interval)
+                         wall_medians=wallclock_medians(wall, seed),
+                         profiles=performance_profiles(final, chosen, seed),
+                         efficiency=sample_efficiency(curves, final, chosen, seed), chosen=chosen,
+                         baseline=baseline, claims_interval=claims_interval, annotate=annotate)
     assert tuple(makers) == FIGURE_NAMES, "pps.analysis.outputs.FIGURE_NAMES and figures.paper.all_figures disagree"
     write_figures(makers, out, FIGURE_FORMATS)
-    return f"{len(makers) * len(FIGURE_FORMATS)} files -> {out}/ ({', '.join(FIGURE_NAMES)})"
+    n_files = len(figure_files(tuple(makers)))
+    return f"{n_files} files -> {out}/ and {out}/column/ ({', '.join(FIGURE_NAMES)})"
 
 
 # --------------------------------------------------------------------------- the studies
 def overhead(runs: Path, out: Path, figures: Path, *, baseline: str = "qmix", seed: int = 0,
-             skip_invalid: bool = False, report: Report = _ignore) -> str:
+             skip_invalid: bool = False, annotate: bool = False, report: Report = _ignore) -> str:
     """Every complete run's run.json -> `out`/overhead.csv, overhead_summary.csv and
-    `figures`/overhead.{png,pdf}."""
+    `figures`/[column/]overhead.{png,pdf}."""
     from pps.analysis.figures.files import write_study  # matplotlib: see the module docstring
     from pps.analysis.figures.studies import overhead_figure
 
@@ -192,16 +237,19 @@ def overhead(runs: Path, out: Path, figures: Path, *, baseline: str = "qmix", se
         report(f"{untimed} of {len(table)} run(s) have no time_s in run.json (trained before the overhead "
                f"accounting): their wall-clock counts, their split by section is unknown")
     summary = summarise(table, baseline, seed=seed)
-    fig = overhead_figure(summary, table, baseline)  # everything is made before anything is written
     tables = dict(zip((out / name for name in OVERHEAD_FILES), (table, summary), strict=True))
-    write_study(tables, fig, figures / OVERHEAD_FIGURE, FIGURE_FORMATS)
+    write_study(tables, OVERHEAD_FIGURE,  # the figure is drawn before anything is written
+                lambda size: overhead_figure(summary, table, baseline, size=size, annotate=annotate),
+                figures, FIGURE_FORMATS)
     return (f"{len(table)} runs -> {', '.join(str(out / n) for n in OVERHEAD_FILES)}, "
-            f"{figures / OVERHEAD_FIGURE}.{{{','.join(FIGURE_FORMATS)}}}")
+            f"{figures}/[column/]{OVERHEAD_FIGURE}.{{{','.join(FIGURE_FORMATS)}}}")
 
 
-def scaling(results: Path, figures: Path, *, baseline: str = "qmix", claims_interval: int = 300, seed: int = 0) -> str:
-    """`results`/final.csv and overhead.csv -> `results`/scaling.csv and `figures`/scaling.{png,pdf};
-    refuses, writing nothing, with fewer than MIN_AGENT_COUNTS distinct agent counts."""
+def scaling(results: Path, figures: Path, *, baseline: str = "qmix", claims_interval: int = 300, seed: int = 0,
+            annotate: bool = False) -> str:
+    """`results`/final.csv and overhead.csv -> `results`/scaling.csv and
+    `figures`/[column/]scaling.{png,pdf}; refuses, writing nothing, with fewer than
+    MIN_AGENT_COUNTS distinct agent counts."""
     from pps.analysis.figures.files import write_study  # matplotlib: see the module docstring
     from pps.analysis.figures.studies import scaling_figure
 
@@ -209,7 +257,7 @@ def scaling(results: Path, figures: Path, *, baseline: str = "qmix", claims_inte
     final = io.read_table(results / "final.csv", NEED_COLLECT, ("env", "map", "method", "interval", "seed"))
     overhead_table = io.read_table(results / "overhead.csv", "run `pps overhead` first",
                                    RUN_COLUMNS[:6] + ("learner_ms_per_update", "steps_per_s", "peak_rss_mb",
-                                                      "s_per_mstep"))
+                                                      "h_per_mstep"))
     if final.empty:
         raise UserError(f"{results / 'final.csv'} holds no runs; nothing to scale.")
     counts = agent_counts(final)
@@ -226,7 +274,9 @@ def scaling(results: Path, figures: Path, *, baseline: str = "qmix", claims_inte
     except ValueError as err:
         raise UserError(f"{results / 'final.csv'}: {err}; re-run `pps collect`.") from None
     table = scaling_table(final, overhead_table, baseline, seed=seed)
-    fig = scaling_figure(table, overhead_table, baseline, claims_interval)
-    write_study({results / SCALING_FILES[0]: table}, fig, figures / SCALING_FIGURE, FIGURE_FORMATS)
+    write_study({results / SCALING_FILES[0]: table}, SCALING_FIGURE,
+                lambda size: scaling_figure(table, overhead_table, baseline, claims_interval, size=size,
+                                            annotate=annotate),
+                figures, FIGURE_FORMATS)
     return (f"{len(table)} cells on {len(counts)} maps -> {results / SCALING_FILES[0]}, "
-            f"{figures / SCALING_FIGURE}.{{{','.join(FIGURE_FORMATS)}}}")
+            f"{figures}/[column/]{SCALING_FIGURE}.{{{','.join(FIGURE_FORMATS)}}}")

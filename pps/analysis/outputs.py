@@ -8,7 +8,8 @@ table instead of being skipped.
 
 Paths in `COLLECT_FILES` and `STATS_FILES` are relative to the results folder
 (`--out` of `pps collect`, `--results` of `pps stats`); figures are written as
-`<figures dir>/<name>.<ext>` for every name in `FIGURE_NAMES` and ext in `FIGURE_FORMATS`.
+`<figures dir>/<name>.<ext>` (full width) and `<figures dir>/column/<name>.<ext>` (one column)
+for every name in `FIGURE_NAMES` and ext in `FIGURE_FORMATS` (`figure_files`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ STATS_FILES: tuple[str, ...] = (
     "tables/convergence.md",
     "tables/convergence.tex",
     "tables/claims.md",
+    "tables/across_maps.md",  # across_maps.csv's estimates: median of map means, IQM, mean, optimality gap
+    "tables/across_maps.tex",
 )
 
 # `pps plot` -> figures/
@@ -38,16 +41,44 @@ FIGURE_NAMES: tuple[str, ...] = (
     "across_maps",
     "probability_of_improvement",
     "wallclock",
+    "across_maps_estimates",  # median, IQM, mean and optimality gap across maps (Agarwal et al. 2021)
+    "performance_profiles",  # fraction of runs above each score, across maps
+    "sample_efficiency",  # IQM across maps against environment steps
 )
 FIGURE_FORMATS: tuple[str, ...] = ("png", "pdf")
+
+# Every figure is written at two print sizes: the full text width of a two-column paper,
+# `<figures dir>/<name>.<ext>`, and one column, `<figures dir>/column/<name>.<ext>`; each
+# canvas is exactly this wide, so its text prints at the size it was drawn (>= 8 pt).
+FIGURE_SIZES: dict[str, float] = {"full": 7.0, "column": 3.3}  # size -> width in inches
+FIGURE_SUBDIRS: dict[str, str] = {"full": "", "column": "column"}  # size -> folder under the figures dir
 
 # Captions (for `snakemake --report`): one static file per figure and table under
 # workflow/report/captions/, read by pps.plan.figure_captions.
 
 
+def figure_stem(name: str, size: str = "full") -> str:
+    """A figure's path under the figures dir without the extension: 'across_maps', 'column/across_maps'."""
+    sub = FIGURE_SUBDIRS[size]
+    return f"{sub}/{name}" if sub else name
+
+
+def figure_file(name: str, ext: str, size: str = "full") -> str:
+    """A figure's path under the figures dir: 'learning_curves.png', 'column/learning_curves.png'."""
+    return f"{figure_stem(name, size)}.{ext}"
+
+
 def figure_files(names: tuple[str, ...] = FIGURE_NAMES) -> list[str]:
-    """Every figure file name, e.g. ['learning_curves.png', 'learning_curves.pdf', ...]."""
-    return [f"{n}.{ext}" for n in names for ext in FIGURE_FORMATS]
+    """Every figure file at every size, e.g. ['learning_curves.png', 'learning_curves.pdf',
+    'column/learning_curves.png', ...]."""
+    return [figure_file(n, ext, size) for size in FIGURE_SIZES for n in names for ext in FIGURE_FORMATS]
+
+
+# `pps export --format F` -> results/<EXPORT_FILES[F]> (the workflow asks for every format).
+EXPORT_FILES: dict[str, str] = {
+    "marl-eval": "marl_eval.json",  # per-episode values and absolute metrics in InstaDeep marl-eval's layout
+}
+EXPORT_FORMATS: tuple[str, ...] = tuple(EXPORT_FILES)
 
 
 # --------------------------------------------------------------------------- studies

@@ -1,7 +1,7 @@
 """End-to-end training throughput: env steps/s of `pps.train.Trainer` iterations after warm-up.
 
 One Trainer iteration = one recorded episode in each of `n_envs` training envs, their
-insertion into the buffer, and one learner update per collected episode (DESIGN §3), with
+insertion into the buffer, and one learner update per collected episode (docs/design.md §3), with
 aggregation events for PPS methods: exactly what `pps train` loops over, minus evaluation
 and checkpoints. Warm-up (not timed): the iterations until the buffer holds a batch, plus
 one more (JIT compile of the env, first updates, allocator). Then `e2e_iterations`

@@ -15,7 +15,7 @@ same run keys, so neither side pays a cold compile the other does not (a process
 loads or compiles its executables itself: S separate processes do that S times, which is
 part of what a group saves). Results:
 
-* aggregate env steps/s = sum of the runs' `t_env` / batch wall-clock, and group/separate;
+* total env steps/s = sum of the runs' `t_env` / batch wall-clock, and group/separate;
 * the same per process slot: the group uses one core, the separate side up to `cores`
   (`min(cores, S)`), so `speed_ratio_per_proc` compares the two per core in use;
 * peak memory per run (group: the process's `peak_rss_mb` / S; separate: the mean over
@@ -50,6 +50,8 @@ from pps.bench.common import say
 from pps.config import RUN_KEYS, RunConfig, load_config_file, resolve_config
 from pps.envs import registry
 from pps.errors import UserError
+from pps.float_format import FLOAT_FORMAT
+from pps.run_folder import RUN_JSON, seed_folder
 from pps.timing import SECTIONS
 
 MODES = ("group", "separate")
@@ -216,7 +218,7 @@ def run_processes(procs: list[_Proc], cores: int) -> float:
 
 
 def _read_run(out: Path) -> dict[str, Any]:
-    path = out / "run.json"
+    path = out / RUN_JSON
     try:
         record = json.loads(path.read_text())
     except (OSError, ValueError) as err:
@@ -318,10 +320,11 @@ def bench_groups(s: GroupBenchSettings, progress: Callable[[str], None] | None =
                     base = root / "runs" / tag
                     if mode == "group":
                         procs = [_Proc(f"{tag}", _train_cmd(config_file, seeds, base, True),
-                                       root / "logs" / f"{tag}.log", [base / f"seed{x}" for x in seeds])]
+                                       root / "logs" / f"{tag}.log", [base / seed_folder(x) for x in seeds])]
                     else:
-                        procs = [_Proc(f"{tag} seed {x}", _train_cmd(config_file, [x], base / f"seed{x}", False),
-                                       root / "logs" / f"{tag}-seed{x}.log", [base / f"seed{x}"]) for x in seeds]
+                        procs = [_Proc(f"{tag} seed {x}", _train_cmd(config_file, [x], base / seed_folder(x), False),
+                                       root / "logs" / f"{tag}-{seed_folder(x)}.log", [base / seed_folder(x)])
+                                 for x in seeds]
                     max_procs = 1 if mode == "group" else min(s.cores, size)
                     progress(f"groups: {s.env} {map_name} batch {batch} S={size} {mode} "
                              f"({len(procs)} process{'es' if len(procs) > 1 else ''}, {max_procs} at a time)")
@@ -347,7 +350,7 @@ def bench_groups(s: GroupBenchSettings, progress: Callable[[str], None] | None =
 
 
 def csv_text(rows: list[dict[str, Any]]) -> str:
-    return pd.DataFrame(rows, columns=list(COLUMNS)).to_csv(index=False)
+    return pd.DataFrame(rows, columns=list(COLUMNS)).to_csv(index=False, float_format=FLOAT_FORMAT)
 
 
 def format_table(rows: list[dict[str, Any]]) -> str:

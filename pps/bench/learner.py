@@ -30,7 +30,7 @@ VARIANTS = ("shared", "independent", "reference-loop")
 
 
 def learner_config() -> LearnerConfig:
-    """The authors' optimisation settings (DESIGN §3)."""
+    """The authors' optimisation settings (docs/design.md §3)."""
     return LearnerConfig(gamma=0.99, lr=5e-4, optimizer="adam", grad_clip=10.0, double_q=True, td_lambda=0.0,
                          target_update_interval=200, reward_scale=1.0)
 

@@ -91,7 +91,7 @@ def _settings(args: argparse.Namespace):
 
 def format_tables(rows: list[dict[str, Any]], targets: list[dict[str, Any]]) -> tuple[str, str]:
     """(plain text for stdout, Markdown) of the measurements and the targets."""
-    import pandas as pd
+    import pandas as pd  # only once there are rows to print (see run())
 
     def fmt(v: Any) -> str:
         if v is None:
@@ -123,7 +123,7 @@ def _flag(name: str) -> str:
 
 
 def _group_settings(args: argparse.Namespace):
-    from pps.bench.groups import GroupBenchSettings
+    from pps.bench.groups import GroupBenchSettings  # pandas and torch: only for --groups (see run())
 
     wrong = [_flag(k) for k, default in OTHER_OPTIONS.items() if getattr(args, k) != default]
     if wrong:
@@ -142,7 +142,7 @@ def _group_settings(args: argparse.Namespace):
 
 
 def run_groups(args: argparse.Namespace) -> int:
-    from pps.bench.groups import bench_groups, csv_text, format_table, metadata, resolve_cells
+    from pps.bench.groups import bench_groups, csv_text, format_table, metadata, resolve_cells  # see run()
 
     s = _group_settings(args)
     csv_path = args.csv or args.out / "groups.csv"
@@ -170,6 +170,9 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"{', '.join(given)} {'belongs' if len(given) == 1 else 'belong'} to --groups; "
                         f"add --groups or leave {'it' if len(given) == 1 else 'them'} out.")
     s = _settings(args)
+    # The imports below sit here on purpose: jax's and torch's thread counts must be set before
+    # either is first imported, and each benchmark module (torch, jax, pandas) is loaded only
+    # when it is selected, so `pps bench --help` and a bad flag answer at once.
     from pps.envs.smax import pin_jax_cpu_threads
 
     pin_jax_cpu_threads(s.threads)  # as `pps train`, before jax is imported

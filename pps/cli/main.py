@@ -1,4 +1,5 @@
-"""The `pps` command line: train | maps | references | collect | stats | plot | overhead | scaling | calibrate | bench.
+"""The `pps` command line: train, maps, references, collect, stats, plot, overhead, scaling, export,
+calibrate and bench.
 
 Each subcommand lives in the module that owns its concept and exposes
 `add_arguments(parser)` and `run(args) -> int`; this file only wires them up and turns a
@@ -12,6 +13,7 @@ import argparse
 import importlib
 import os
 import sys
+from importlib import metadata
 from typing import NoReturn
 
 from pps.errors import UserError
@@ -27,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "plot": ("pps.cli.plot", "the paper's figures as PNG and PDF"),
     "overhead": ("pps.cli.overhead", "where each run's wall-clock went, and each method's cost over the baseline"),
     "scaling": ("pps.cli.scaling", "score gain and cost against the number of agents (maps with >= 2 agent counts)"),
+    "export": ("pps.cli.export", "per-episode evaluations of every run as marl-eval's JSON (results/marl_eval.json)"),
     "calibrate": ("pps.cli.calibrate",
                   "error rates of the claim verdicts on simulated grids (~11 min; --write stores them for claims.md)"),
     "bench": ("pps.cli.bench",
@@ -46,8 +49,6 @@ class _Parser(argparse.ArgumentParser):
 
 def version() -> str:
     """The installed distribution's version (what a bug report or a results README should quote)."""
-    from importlib import metadata
-
     try:
         return metadata.version("pps-bench")
     except metadata.PackageNotFoundError:  # run from a source tree that was never installed

@@ -1,5 +1,5 @@
 """`pps overhead`: every complete run's run.json -> results/overhead.csv, overhead_summary.csv
-and figures/overhead.{png,pdf} (where the wall-clock went, and what each method costs over the
+and figures/[column/]overhead.{png,pdf} (where the wall-clock went, and what each method costs over the
 baseline). Works on any results tree: runs from before the accounting are marked `untimed`."""
 
 from __future__ import annotations
@@ -17,18 +17,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=Path("results"),
                         help="where overhead.csv and overhead_summary.csv go (default: results)")
     parser.add_argument("--figures", type=Path, default=Path("figures"),
-                        help="where overhead.png and overhead.pdf go (default: figures)")
+                        help="where overhead.png and overhead.pdf go, and column/ with the one-column size "
+                             "(default: figures)")
     parser.add_argument("--baseline", default="qmix",
                         help="method whose cost every other is compared with (default: qmix)")
     parser.add_argument("--bootstrap-seed", type=int, default=0,
                         help="seed of the ratio CIs, so the table is identical each time (default: 0)")
     parser.add_argument("--skip-invalid", action="store_true",
                         help="leave out runs whose files break the contract instead of stopping")
+    parser.add_argument("--annotate", action="store_true",
+                        help="draft figures: a title and a note (n, CI method, score) on the canvas; by default "
+                             "the canvas holds only the plot, since a paper sets the caption "
+                             "(workflow/report/captions/figures/, figures/README.md)")
 
 
 def run(args: argparse.Namespace) -> int:
     line = commands.overhead(args.runs, args.out, args.figures, baseline=args.baseline, seed=args.bootstrap_seed,
-                             skip_invalid=args.skip_invalid,
+                             skip_invalid=args.skip_invalid, annotate=args.annotate,
                              report=lambda text: print(f"pps overhead: {text}", file=sys.stderr))
     print(f"pps overhead: {line}")
     return 0

@@ -21,7 +21,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--interval", help="learner updates between aggregations (PPS methods; default 300)")
     p.add_argument("--seed", help="run seed, 0 to 2**32 - 1 (default 0)")
     p.add_argument("--seeds", nargs="+", metavar="SEED",
-                   help="train several seeds of this cell in one process (a run group, DESIGN §3); "
+                   help="train several seeds of this cell in one process (a run group, docs/design.md §3); "
                         "each run still writes its own folder <out>/seed<S>")
     p.add_argument("--t-max", dest="t_max", help="environment steps to train")
     p.add_argument("--out", type=Path,

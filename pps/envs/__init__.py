@@ -1,4 +1,4 @@
-"""Multi-agent env backends behind one protocol (DESIGN §2).
+"""Multi-agent env backends behind one protocol (docs/design.md §2).
 
 Layout, and why. Validating a config, `pps maps` and the workflow's planning must answer
 at once, so everything they ask is kept apart from the code that imports jax, torch or

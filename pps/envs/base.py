@@ -1,4 +1,4 @@
-"""The multi-agent environment protocol every backend implements (DESIGN §2).
+"""The multi-agent environment protocol every backend implements (docs/design.md §2).
 
 A backend steps B environments at once and speaks torch tensors, so the runner never
 touches a backend-specific type. Episodes are synchronous across the B envs: the runner
@@ -8,7 +8,7 @@ contract; it keeps the buffer layout trivial and costs little because a vectoris
 backend steps finished envs for free.
 
 Termination and truncation come from the backend, never from the runner's step count
-(DESIGN §2): `done & ~truncated` is a real terminal (win, loss or draw; the learner does
+(docs/design.md §2): `done & ~truncated` is a real terminal (win, loss or draw; the learner does
 not bootstrap), `truncated` is the time limit (the learner bootstraps). A backend reports
 the time limit at the step that reaches `episode_limit`, so an episode has at most
 `episode_limit` steps.

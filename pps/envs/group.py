@@ -1,6 +1,6 @@
 """The envs of a run group behind the one-env protocol: R runs' env blocks side by side.
 
-A run group (DESIGN §3) steps R runs together. Each run keeps its own B envs with its own
+A run group (docs/design.md §3) steps R runs together. Each run keeps its own B envs with its own
 seed, so its episodes are exactly the ones it would play alone; `RunGroupEnv` presents them
 as one env of R*B envs in run blocks (run r's envs are rows rB..rB+B-1), which is the
 layout every part of a group (slots, replay, learner) shares. RNG state is per run, so each

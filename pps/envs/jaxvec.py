@@ -93,7 +93,7 @@ def enable_compilation_cache(jax) -> None:
     try:
         os.makedirs(path, exist_ok=True)
         jax.config.update("jax_compilation_cache_dir", path)
-    except Exception:  # noqa: BLE001 - an unwritable home only costs compile time
+    except Exception:  # an unwritable home only costs compile time
         pass
 
 
@@ -127,7 +127,7 @@ def quiet_stdout():
 def jaxmarl_version() -> str:
     try:
         return f"jaxmarl {version('jaxmarl')}, jax {version('jax')}"
-    except Exception:  # noqa: BLE001 - a missing or broken install only blanks a record's version
+    except Exception:  # a missing or broken install only blanks a record's version
         return "jaxmarl (unknown version)"
 
 

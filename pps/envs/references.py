@@ -1,7 +1,7 @@
 """Reference returns of the return-scored tasks (no win condition), and how to read them.
 
 A task without a win condition (every MPE task) is scored by its team return R normalised
-per task (DESIGN §2): score = (R - R_random) / (R_ref - R_random), so 0 is a uniform-random
+per task (docs/design.md §2): score = (R - R_random) / (R_ref - R_random), so 0 is a uniform-random
 policy and 1 the task's reference policy. Both numbers are measured by the suite itself and
 kept in one committed table, `pps/envs/score_references.csv`, one row per (env, map):
 

@@ -1,4 +1,4 @@
-"""Backends by name, and every question about an (env, map) pair (DESIGN §2).
+"""Backends by name, and every question about an (env, map) pair (docs/design.md §2).
 
 The registry only lists backends (`BACKEND_MODULES`, one line each); each backend's
 `<name>_tasks` module owns its task table and its availability check and names the heavy

@@ -14,7 +14,7 @@ Time limits: `StarCraft2Env.step()` ends a time-out with `terminated=True` eithe
 puts `info["episode_limit"] = True` only when the env was built with
 `continuing_episode=True` (its default is False, as in PyMARL's `sc2.yaml`); the flag
 changes nothing else. So every env here is built with it: a time-out is then a truncation
-that the learner bootstraps through, as on every other backend (DESIGN §2). Counting steps
+that the learner bootstraps through, as on every other backend (docs/design.md §2). Counting steps
 instead could not tell a time-out from a battle lost on the limit's last step, which SMAC
 reports as a terminal (it checks the battle's end before the limit).
 
@@ -71,7 +71,7 @@ def _check_sc2(map_name: str) -> None:
 def backend_version() -> str:
     try:
         smac_version = version("smac")
-    except Exception:  # noqa: BLE001 - a missing or broken install only blanks a record's version
+    except Exception:  # a missing or broken install only blanks a record's version
         smac_version = "?"
     return f"smac {smac_version}, StarCraft II at {sc2_path()}"
 
@@ -138,7 +138,7 @@ class SmacVecEnv:
         env = self.envs[0]
         try:
             live = [env.get_unit_type_id(env.get_unit_by_id(i), True) for i in range(self.info.n_agents)]
-        except Exception:  # noqa: BLE001 - private API; a check, not a requirement
+        except Exception:  # private API; a check, not a requirement
             return
         expected = self.info.unit_types
         # SMAC ids are per-map ranks; compare the grouping (which agents share a type).
@@ -202,7 +202,7 @@ class SmacVecEnv:
         for env in self.envs:
             try:
                 env.close()
-            except Exception:  # noqa: BLE001 - closing a dead SC2 process
+            except Exception:  # closing a dead SC2 process
                 pass
 
     def __repr__(self) -> str:

@@ -123,7 +123,7 @@ def _smac_package_dirs() -> tuple[list[str], str | None]:
 def _installed_smac_version() -> str | None:
     try:
         return metadata.version("smac")
-    except Exception:  # noqa: BLE001 - PackageNotFoundError or a broken install
+    except Exception:  # PackageNotFoundError or a broken install
         return None
 
 

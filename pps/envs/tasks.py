@@ -117,7 +117,7 @@ class Backend:
     problem: Callable[[], str]  # '' when the backend can run here, else why not and how to fix it
     has_win_condition: bool  # False: episodes have no outcome, tasks are scored by return
     description: str = ""
-    # what the team reward of a step is, as run.json records it (DESIGN §2)
+    # what the team reward of a step is, as run.json records it (docs/design.md §2)
     team_reward: str = ""
     # '' when one task can run (given that the backend can), else why not (e.g. a missing map file)
     task_problem: Callable[[str], str] = _no_problem

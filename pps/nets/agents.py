@@ -1,4 +1,4 @@
-"""Recurrent agent Q-networks whose parameters live in *slots* (DESIGN §2).
+"""Recurrent agent Q-networks whose parameters live in *slots* (docs/design.md §2).
 
 Every parameter tensor carries a leading slot dimension: slot s is one complete agent
 network (fc1 -> ReLU -> GRUCell -> fc2). Shared QMIX has one slot; independent agents and

@@ -1,4 +1,4 @@
-"""Row arithmetic whose bits do not depend on how many rows follow (DESIGN §3, run groups).
+"""Row arithmetic whose bits do not depend on how many rows follow (docs/design.md §3, run groups).
 
 A run group cuts each replay batch to the longest episode of *any* of its runs, so a run's
 batch in a group is its batch alone plus zero-padded time steps; with rows ordered

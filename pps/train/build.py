@@ -3,7 +3,7 @@
 Each function builds one part, as BenchMARL's experiment sets up its task, algorithm and
 collector one by one; `Trainer.__init__` calls them in a fixed order. Every part is seeded
 from the run's own seed streams (`pps.seeding.stream_seeds`), so what a run builds does not
-depend on which runs share its group (DESIGN §3). Nothing here writes a file.
+depend on which runs share its group (docs/design.md §3). Nothing here writes a file.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from pps.devices import ENV_DEVICE
 from pps.envs import registry
 from pps.envs.base import EnvInfo
 from pps.envs.group import RunGroupEnv
+from pps.envs.scores import ScoreRule, score_rule
+from pps.errors import UserError
 from pps.learner import Learner, LearnerConfig
 from pps.methods import Method
 from pps.nets.agents import SlotAgents, SlotLayout
@@ -52,6 +54,9 @@ class Progress:
     train_returns: list[float] = field(default_factory=list)
     losses: list[float] = field(default_factory=list)
     rows: list[dict[str, Any]] = field(default_factory=list)
+    # per row of `rows`: the episodes behind it ({"step", "returns", "won"}: pps.run_folder.Evaluation's
+    # fields but the phase), plain data so that checkpoints stay readable
+    evaluations: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -136,16 +141,32 @@ def replay(c: RunConfig, info: EnvInfo, seeds: list[dict[str, int]]) -> ReplayBu
                         info.n_actions, compact=c.compact_buffer, seed=[s["replay"] for s in seeds])
 
 
+def eval_env(c: RunConfig, seed: int) -> Any:
+    """Envs for greedy evaluation episodes (test and absolute evaluations): one round holds
+    up to MAX_EVAL_ENVS episodes. Every evaluation env of a task has the same size, so the
+    jaxmarl backends compile its step once."""
+    return registry.make_env(c.env, c.map, min(c.eval_episodes, MAX_EVAL_ENVS), seed, device=str(ENV_DEVICE))
+
+
+def score_rule_or_none(c: RunConfig) -> ScoreRule | None:
+    """The task's score rule (`pps.envs.scores`), the tables' score, for the progress bar and
+    run.json; None for a return-scored task without a row in the reference table yet (training
+    does not need one: the bar then shows the raw return)."""
+    try:
+        return score_rule(c.env, c.map)
+    except UserError:
+        return None
+
+
 def group_runs(configs: list[RunConfig], folders: list[RunFolder], seeds: list[dict[str, int]],
                method: Method, info: EnvInfo, slots: SlotAgents, device: torch.device) -> list[GroupRun]:
     """Each run's own parts: its exploration stream, test envs and runner, and its slots."""
     c = configs[0]
     ns = slots_per_run(method, info)
     solo_layout = SlotLayout(layout_kind(method), info.n_agents, ns)
-    n_eval_envs = min(c.eval_episodes, MAX_EVAL_ENVS)
     runs = []
     for i, (cfg, folder, s) in enumerate(zip(configs, folders, seeds)):
-        test_env = registry.make_env(c.env, c.map, n_eval_envs, s["test_env"], device=str(ENV_DEVICE))
+        test_env = eval_env(c, s["test_env"])
         runs.append(GroupRun(
             config=cfg, folder=folder, progress=Progress(next_checkpoint=c.checkpoint_interval),
             explore=torch.Generator().manual_seed(s["explore"]), test_env=test_env,

@@ -24,7 +24,7 @@ from pps.train.trainer import Trainer
 
 
 def deviations(config: RunConfig) -> list[str]:
-    """Where this run departs from the authors' code (DESIGN §3), for run.json. Training in a
+    """Where this run departs from the authors' code (docs/design.md §3), for run.json. Training in a
     run group is none: a run's results are the same alone (run.json's `group` records it)."""
     out = [
         "per-agent epsilon draws (authors: one draw for the whole team)",
@@ -116,7 +116,7 @@ def _start_record(trainer: Trainer, run: GroupRun, previous: dict[str, Any] | No
         record = new_record(config, trainer.info.backend_version, trainer.method.label, deviations(config))
         record["env_info"] = dataclasses.asdict(trainer.info)
         record["team_reward"] = registry.backend(config.env).team_reward
-        if trainer.rs_scale is not None:  # RS-PPS score = (return - zero) / (one - zero) (DESIGN §3)
+        if trainer.rs_scale is not None:  # RS-PPS score = (return - zero) / (one - zero) (docs/design.md §3)
             record["rs_score_scale"] = trainer.rs_scale.to_record()
         record["resumed"] = int(resumed)
     # which runs shared this process (the last attempt's group when resumed)

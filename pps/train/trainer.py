@@ -2,20 +2,26 @@
 
 A `Trainer` trains a *run group*: R runs of one cell (same env, map, method, interval and
 run keys; different seeds) in one process, stacked along a run dimension everywhere (agent
-slots, mixers, replay, learner; DESIGN §3). A run alone is the group of one, through the
+slots, mixers, replay, learner; docs/design.md §3). A run alone is the group of one, through the
 same code. Every run keeps its own seeds, envs, exploration and replay streams, progress,
 evaluations and run folder with today's files; runs never mix (losses, clipping and
 aggregation are per run). Runs advance in lockstep, iteration by iteration; a run that
 reaches `t_max` writes its outputs at once and idles (its networks keep being stepped,
 unused) until the group ends.
 
-Schedule (DESIGN §3): each iteration plays one synchronous episode in each of the
+Schedule (docs/design.md §3): each iteration plays one synchronous episode in each of the
 `n_envs` training envs, stores them, then runs one learner update per collected episode
 (once the buffer holds a batch). PPS methods aggregate at the start of every
 `interval`-th learner update, before its gradient step and target copy (the authors'
 order). Evaluation (greedy, separate envs) happens at step 0 and whenever `eval_interval`
 env steps have passed; checkpoints likewise every `checkpoint_interval` steps, always at
 the top of an iteration so that a resumed run continues exactly where the saved one was.
+When a run reaches `t_max`, an *absolute evaluation* plays `absolute_eval_episodes` greedy
+episodes of the trained policy in envs seeded from a stream of its own (`absolute_env`), so
+it never changes what the run, or any run of its group, learns.
+
+The progress bar shows the score the tables use (`pps.envs.scores`: the win rate, or the
+normalised return on a task without a win condition), one per seed in a group.
 
 The parts are built in `pps.train.build`; every file a run writes goes through its
 `pps.run_folder.RunFolder`.
@@ -38,10 +44,13 @@ from tqdm import tqdm
 from pps import provenance, runstack
 from pps.config import RunConfig
 from pps.devices import HOST, learner_device, to_host
+from pps.envs.scores import ScoreRule
+from pps.float_format import clean_float
 from pps.methods import get_method
+from pps.nets.agents import SlotAgents
 from pps.rs_scores import ScoreScale
 from pps.run_cost import CostShares, cost_record
-from pps.run_folder import RunFolder
+from pps.run_folder import ABSOLUTE, TEST, Evaluation, RunFolder
 from pps.runner import Runner, epsilon_at, swap_scores_per_run
 from pps.seeding import seed_everything, stream_seeds
 from pps.sharing import Aggregator
@@ -64,6 +73,37 @@ def rs_weight_summary(peaks: list[float]) -> dict[str, Any] | None:
     q = np.quantile(np.asarray(peaks), [0.0, 0.5, 0.9, 1.0])
     return {"events": len(peaks), "peak_min": round(float(q[0]), 4), "peak_median": round(float(q[1]), 4),
             "peak_p90": round(float(q[2]), 4), "peak_max": round(float(q[3]), 4)}
+
+
+def progress_label(config: RunConfig, seeds: list[int], aggregates: bool) -> str:
+    """The bar's name: map, method, K, and the seed (a group: how many; `progress_postfix`
+    names each)."""
+    label = f"{config.map} {config.method}" + (f" K={config.effective_interval}" if aggregates else "")
+    return label + (f" seed {seeds[0]}" if len(seeds) == 1 else f", {len(seeds)} seeds")
+
+
+def progress_postfix(name: str, scores: list[tuple[int, float | None]], steps_per_s: float) -> str:
+    """The bar's text after the counts: the latest score of each run, named by its seed in a
+    group ('-' before its first evaluation), and the group's speed."""
+    def shown(value: float | None) -> str:
+        return "-" if value is None else f"{value:.2f}"
+
+    if len(scores) == 1:
+        values = shown(scores[0][1])
+    else:
+        values = " ".join(f"s{seed}={shown(value)}" for seed, value in scores)
+    return f"{name} {values}, {steps_per_s:.0f} steps/s"
+
+
+def absolute_record(evaluation: Evaluation, rule: ScoreRule | None) -> dict[str, Any]:
+    """run.json's `absolute_eval`: the final evaluation's means (its episodes are in
+    episodes.csv.gz) and its score by the tables' rule."""
+    ret = float(np.mean(evaluation.returns))
+    win = clean_float(np.mean(evaluation.won)) if evaluation.won is not None else None
+    score = float(rule(win, ret)) if rule is not None else None
+    return {"step": evaluation.step, "episodes": len(evaluation.returns), "win_rate": win,
+            "return_mean": clean_float(ret), "score": None if score is None else clean_float(score),
+            "score_kind": rule.kind if rule is not None else None}
 
 
 class Trainer:
@@ -98,6 +138,7 @@ class Trainer:
         self.run_groups = shared.run_groups  # per run: its sharing groups, in group slot indices
         self.swap_runner: Runner | None = shared.swap_runner
         self.rs_scale: ScoreScale | None = shared.rs_scale
+        self.score_rule: ScoreRule | None = build.score_rule_or_none(c)  # the tables' score, for the bar
         self.group_time_s: dict[str, float] = {}
         self.timer = SectionTimer(self.group_time_s)
         self.wall_s = 0.0
@@ -124,9 +165,7 @@ class Trainer:
         self.costs = CostShares(self.n_runs, self.wall_s, self.group_time_s,
                                 [run.progress.cost_share for run in self.runs])
         started = self._started = time.perf_counter() - self.wall_s
-        label = f"{c.map} {c.method}" + (f" K={c.effective_interval}" if self.aggregator else "")
-        if self.n_runs > 1:
-            label += f" x{self.n_runs} seeds"
+        label = progress_label(c, [run.config.seed for run in self.runs], self.aggregator is not None)
         shown = min(r.progress.t_env for r in self.runs)
         bar = tqdm(total=c.t_max, initial=min(shown, c.t_max), unit="step", file=sys.stderr,
                    disable=not self.show_progress, mininterval=1.0 if sys.stderr.isatty() else 30.0, desc=label)
@@ -217,22 +256,32 @@ class Trainer:
         assert self.rs_scale is not None
         return self.rs_scale(returns)
 
+    @staticmethod
+    def play(runner: Runner, agents: SlotAgents, episodes: int) -> tuple[list[float], list[int], list[bool]]:
+        """`episodes` greedy episodes in `runner`'s envs, round after round: returns, lengths, wins."""
+        returns: list[float] = []
+        lengths: list[int] = []
+        wins: list[bool] = []
+        while len(returns) < episodes:
+            stats, _ = runner.collect(agents, 0.0, None, record=False)
+            take = episodes - len(returns)
+            returns += stats.returns[:take].tolist()
+            lengths += stats.lengths[:take].tolist()
+            wins += stats.won[:take].tolist()
+        return returns, lengths, wins
+
     def evaluate(self, run: GroupRun, bar: tqdm) -> None:
         """Greedy test episodes of one run, in its own test envs, with its own slots."""
         c, p = self.config, run.progress
-        returns, lengths, wins = [], [], []
-        while len(returns) < c.eval_episodes:
-            stats, _ = run.test_runner.collect(run.agents, 0.0, None, record=False)
-            take = c.eval_episodes - len(returns)
-            returns += stats.returns[:take].tolist()
-            lengths += stats.lengths[:take].tolist()
-            wins += stats.won[:take].float().tolist()
+        returns, lengths, wins = self.play(run.test_runner, run.agents, c.eval_episodes)
+        has_win = self.info.has_win_condition
         row = {
             "step": p.t_env,
             "episodes": p.episodes,
             "updates": self.learner.updates,
             "wall_s": round(p.wall_s, 3),
-            "test_win_rate": float(np.mean(wins)),
+            # a task without a win condition leaves it empty: not a win rate of 0
+            "test_win_rate": float(np.mean(wins)) if has_win else math.nan,
             "test_return_mean": float(np.mean(returns)),
             "test_ep_len_mean": float(np.mean(lengths)),
             "train_return_mean": float(np.mean(p.train_returns)) if p.train_returns else math.nan,
@@ -241,18 +290,51 @@ class Trainer:
             "aggregations": p.aggregations,
         }
         p.rows.append(row)
+        p.evaluations.append({"step": p.t_env, "returns": returns, "won": wins if has_win else None})
         p.train_returns.clear()
         p.losses.clear()
         run.folder.write_partial(p.rows)
         rate = sum(r.progress.t_env for r in self.runs) / p.wall_s if p.wall_s > 0 else 0.0
-        bar.set_postfix(score=f"{row['test_win_rate' if self.info.has_win_condition else 'test_return_mean']:.2f}",
-                        steps_s=f"{rate:.0f}", refresh=False)
+        bar.set_postfix_str(self.progress_text(rate), refresh=False)
+
+    def shown_score(self, row: dict[str, Any]) -> float:
+        """The score of one metrics row as the tables compute it (the raw return when the task
+        has no reference returns yet)."""
+        if self.score_rule is None:
+            return float(row["test_return_mean"])
+        return float(self.score_rule(row["test_win_rate"], row["test_return_mean"]))
+
+    def progress_text(self, steps_per_s: float) -> str:
+        """The bar's postfix: every run's latest score, named by its seed (`progress_postfix`)."""
+        name = self.score_rule.short_name if self.score_rule is not None else "return"
+        scores = [(run.config.seed, self.shown_score(run.progress.rows[-1]) if run.progress.rows else None)
+                  for run in self.runs]
+        return progress_postfix(name, scores, steps_per_s)
+
+    def absolute_evaluation(self, run: GroupRun) -> Evaluation | None:
+        """The final evaluation of a run's trained policy: `absolute_eval_episodes` greedy
+        episodes (None for 0) in envs seeded from the run's `absolute_env` stream, built now and
+        closed after. The run's test envs are closed first: it is done with them (on SMAC that
+        frees their StarCraft II processes before new ones start)."""
+        episodes = run.config.effective_absolute_eval_episodes
+        if episodes == 0:
+            return None
+        run.test_env.close()
+        env = build.eval_env(run.config, stream_seeds(run.config.seed)["absolute_env"])
+        try:
+            returns, _, wins = self.play(Runner(env, run.test_runner.layout, self.device), run.agents, episodes)
+        finally:
+            env.close()
+        return Evaluation(ABSOLUTE, run.progress.t_env, returns, wins if self.info.has_win_condition else None)
 
     # ---- finishing a run --------------------------------------------------------------
     def finish(self, run: GroupRun) -> None:
-        """Write a run's model, run.json and metrics.csv (last: it marks the run finished),
-        then let it idle while the rest of the group trains on."""
+        """Evaluate the trained policy once more (the absolute evaluation), write the run's
+        model, run.json, episodes.csv.gz and metrics.csv (last: it marks the run finished), then
+        let it idle while the rest of the group trains on."""
         p, i = run.progress, self.runs.index(run)
+        with self.timer.section("evaluation"):
+            absolute = self.absolute_evaluation(run)
         self.save_model(i)
         run.record |= {
             "status": "finished", "ended_at": provenance.now(),
@@ -261,8 +343,20 @@ class Trainer:
             "rs_weight_peaks": rs_weight_summary(p.rs_weight_peaks),
             **self.cost_fields(i),
         }
-        run.folder.finish(run.record, p.rows)
+        if absolute is not None:
+            run.record["absolute_eval"] = absolute_record(absolute, self.score_rule)
+        run.folder.finish(run.record, p.rows, self.episodes_of(run, absolute))
         p.finished = True
+
+    def episodes_of(self, run: GroupRun, absolute: Evaluation | None) -> list[Evaluation] | None:
+        """What episodes.csv.gz holds: every test evaluation, then the absolute one. None (no
+        file) for a run resumed from a checkpoint written before episodes were kept, whose
+        early evaluations are lost."""
+        p = run.progress
+        if len(p.evaluations) != len(p.rows):
+            return None
+        tests = [Evaluation(TEST, e["step"], e["returns"], e["won"]) for e in p.evaluations]
+        return tests + ([absolute] if absolute is not None else [])
 
     def cost_fields(self, i: int) -> dict[str, Any]:
         """Run i's cost for run.json: its share at top level, the group's totals in

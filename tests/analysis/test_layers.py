@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ast
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -21,6 +20,7 @@ from pps.analysis.stats import tables as ST
 from pps.analysis.stats.figure_data import wallclock_medians, wallclock_runs
 from pps.analysis.stats.ranktests import mann_whitney_exact
 from pps.errors import UserError
+from tests.helpers import REPO
 from tests.helpers.synthetic_runs import write_run
 
 
@@ -342,19 +342,25 @@ def test_zero_width_intervals_are_drawn_open_and_wallclock_caption_matches_axis(
     import matplotlib.pyplot as plt  # matplotlib and the figures: only the figure tests import them
 
     from pps.analysis.figures import paper as P
+    from pps.analysis.figures.layout import FULL
+    from pps.analysis.figures.panels import forest
+    from pps.analysis.render.style import method_style
     from pps.plan import figure_captions
+    from pps.run_cost import COST_UNIT
 
     fig, ax = plt.subplots()
-    assert P._forest(ax, ["a", "b"], [0.0, 0.5], [0.0, 0.4], [0.0, 0.6], ["C0", "C1"], ref=0.5)
+    styles = [method_style("qmix"), method_style("a-pps")]
+    assert forest(ax, ["a", "b"], [0.0, 0.5], [0.0, 0.4], [0.0, 0.6], styles, ref=0.5)
     open_markers = [ln for ln in ax.lines if ln.get_markerfacecolor() == "white"]
     assert len(open_markers) == 1 and list(open_markers[0].get_xdata()) == [0.0]
-    assert not P._forest(ax, ["a"], [0.5], [0.4], [0.6], ["C0"])
+    assert not forest(ax, ["a"], [0.5], [0.4], [0.6], styles[:1])
     plt.close(fig)
     final = _final([("smax", "3m", "qmix", None, s, 0.5) for s in range(3)])
     final["s_per_million_steps"] = [3600.0, 7200.0, 5400.0]
     runs = wallclock_runs(final)
-    fig = P.wallclock(runs, wallclock_medians(runs, 0))
-    assert fig.axes[0].get_xlabel() == "hours per million env steps"
+    assert runs["hours"].tolist() == [1.0, 2.0, 1.5]
+    fig = P.wallclock(runs, wallclock_medians(runs, 0), size=FULL)
+    assert fig.axes[0].get_xlabel() == COST_UNIT == "hours per million env steps"
     assert "hours per million environment steps" in figure_captions()["wallclock"]
     plt.close(fig)
 
@@ -390,7 +396,7 @@ def test_figures_draw_and_never_resample():
     # tables), so a figure can be checked against the numbers it was given
     resampling = {"rng_for", "bootstrap_ci", "bootstrap_ci2", "percentile_ci", "stratified_resample", "iqm_band",
                   "integers"}
-    for path in (Path(__file__).parents[1] / "pps" / "analysis" / "figures").glob("*.py"):
+    for path in (REPO / "pps" / "analysis" / "figures").glob("*.py"):
         names = {n.attr if isinstance(n, ast.Attribute) else n.id for n in ast.walk(ast.parse(path.read_text()))
                  if isinstance(n, (ast.Attribute, ast.Name))}
         assert not names & resampling, f"{path.name} resamples: {sorted(names & resampling)}"

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from PIL import Image
 
-from pps.analysis.outputs import COLLECT_FILES, FIGURE_NAMES, STATS_FILES, figure_files
+from pps.analysis.outputs import COLLECT_FILES, FIGURE_NAMES, FIGURE_SIZES, STATS_FILES, figure_file, figure_files
+from pps.analysis.stats.tables import ESTIMATE_COLUMNS
 from pps.cli import main
 from pps.plan import figure_captions
 from tests.helpers.synthetic_runs import write_grid, write_run
@@ -49,6 +52,22 @@ def test_every_declared_output_is_written(grid_results):
     assert not leftovers
 
 
+def test_figure_files_are_exactly_as_wide_as_they_print(grid_results, tmp_path):
+    """figures/<name>.* at the full text width (7 in), figures/column/<name>.* one column wide
+    (3.3 in): PNGs at 300 dpi, PDF pages of 504 and 237.6 pt; `--annotate` makes drafts."""
+    _, res, fig = grid_results
+    for size, width_in in FIGURE_SIZES.items():
+        for name in FIGURE_NAMES:
+            with Image.open(fig / figure_file(name, "png", size)) as png:
+                assert png.size[0] == round(width_in * 300), (name, size)
+            pdf = (fig / figure_file(name, "pdf", size)).read_bytes()
+            box = re.search(rb"/MediaBox \[\s*0 0 ([0-9.]+) ([0-9.]+)\s*\]", pdf)
+            assert float(box.group(1)) == pytest.approx(width_in * 72), (name, size)
+    assert main(["plot", "--results", str(res), "--out", str(tmp_path), "--annotate"]) == 0
+    with Image.open(tmp_path / "learning_curves.png") as draft, Image.open(fig / "learning_curves.png") as plain:
+        assert draft.size[0] == plain.size[0] and draft.size[1] > plain.size[1]  # the header adds height only
+
+
 def test_tables_are_readable_and_consistent(grid_results):
     _, res, _ = grid_results
     curves = pd.read_csv(res / "curves.csv")
@@ -60,6 +79,12 @@ def test_tables_are_readable_and_consistent(grid_results):
     assert (stats["n"] == 3).all() and stats.loc[stats["method"] != "qmix", "welch_p_fdr"].notna().any()
     tex = (res / "tables/convergence.tex").read_text()
     assert r"\toprule" in tex and r"\bottomrule" in tex and r"\cmidrule" in tex
+    across = pd.read_csv(res / "across_maps.csv")  # the estimates beside the IQM, appended after the old columns
+    assert list(across.columns)[-len(ESTIMATE_COLUMNS):] == list(ESTIMATE_COLUMNS)
+    assert (across["optimality_gap"] - (1 - across["mean"])).abs().max() < 1e-9  # no win rate is above 1
+    table = (res / "tables/across_maps.md").read_text()
+    assert "| Optimality gap [95% CI] |" in table and "20,000 resamples" in table
+    assert r"\toprule" in (res / "tables/across_maps.tex").read_text()
     claims = (res / "tables/claims.md").read_text()
     for claim in ("10–30% average improvement", "wins tasks QMIX cannot", "RS-PPS strongest"):
         assert claim in claims

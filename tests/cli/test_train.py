@@ -90,6 +90,8 @@ def test_resume_after_kill_9_equals_an_uninterrupted_run(tmp_path, env, map_name
     a = pd.read_csv(tmp_path / "straight" / "metrics.csv")[NOT_WALL]
     b = pd.read_csv(out / "metrics.csv")[NOT_WALL]
     pd.testing.assert_frame_equal(a, b)
+    # every episode, those before the checkpoint included, and the absolute evaluation
+    assert (out / "episodes.csv.gz").read_bytes() == (tmp_path / "straight" / "episodes.csv.gz").read_bytes()
     assert json.loads((out / "run.json").read_text())["resumed"] == 1
     again = pps_cli(*args, "--out", str(out))
     assert again.returncode == 0 and "already finished" in again.stderr

@@ -300,7 +300,7 @@ def test_pps_train_on_mpe_writes_metrics(tmp_path):
     assert out.returncode == 0, out.stderr
     metrics = pd.read_csv(tmp_path / "metrics.csv")
     assert metrics["step"].iloc[-1] >= 600 and (metrics["test_ep_len_mean"] == 25).all()
-    assert (metrics["test_win_rate"] == 0).all() and (metrics["test_return_mean"] < 0).all()
+    assert metrics["test_win_rate"].isna().all() and (metrics["test_return_mean"] < 0).all()  # no win condition
     record = json.loads((tmp_path / "run.json").read_text())
     assert record["env"] == "mpe" and record["status"] == "finished"
     assert record["team_reward"] == "sum of the agents' jaxmarl rewards"

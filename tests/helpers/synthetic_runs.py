@@ -1,8 +1,10 @@
-"""Synthetic run folders in the `pps train` contract (DESIGN §4), for the analysis tests.
+"""Synthetic run folders in the `pps train` contract (docs/design.md §4), for the analysis tests.
 
 `write_run` writes `metrics.csv` (or `.partial`) and `run.json` for one run whose test win rate
 (and, for return-scored tasks, test return) is given exactly, so thresholds, AUCs and final
-scores are known by construction.
+scores are known by construction. On a task without a win condition (MPE) `test_win_rate` is
+empty, as `pps train` writes it. With `per_episode=n` it also writes `episodes.csv.gz`: n episodes
+per evaluation whose means are the metrics row, and an absolute evaluation of 10 n episodes.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ import numpy as np
 import pandas as pd
 
 from pps.analysis.data.runs import METRIC_COLUMNS
+from pps.envs.registry import BACKENDS
 from pps.methods import METHODS
+from pps.run_folder import ABSOLUTE, TEST, Evaluation, RunFolder
 
 
 def run_dir(root: Path, env: str, map_: str, method: str, interval: int | None, seed: int) -> Path:
@@ -41,6 +45,7 @@ def write_run(
     wall_per_step: float = 1e-3,
     json_overrides: dict | None = None,
     returns: Callable[[np.ndarray], np.ndarray] | Sequence[float] | float | None = None,
+    per_episode: int = 0,
 ) -> Path:
     """Write one run folder and return it.
 
@@ -64,6 +69,7 @@ def write_run(
 
     wr = per_eval(win)
     ret = 2.0 * wr if returns is None else per_eval(returns)
+    has_win = BACKENDS[env].has_win_condition if env in BACKENDS else True
     episodes = steps // 50
     loss = np.where(steps > 0, 1.0 / (1.0 + steps / 1e4), np.nan)
     df = pd.DataFrame(
@@ -72,7 +78,7 @@ def write_run(
             "episodes": episodes,
             "updates": episodes,
             "wall_s": steps * wall_per_step,
-            "test_win_rate": wr,
+            "test_win_rate": wr if has_win else np.nan,
             "test_return_mean": ret,
             "test_ep_len_mean": 60.0 - 20 * wr,
             "train_return_mean": 1.5 * wr,
@@ -84,6 +90,10 @@ def write_run(
     if columns is not None:
         df = df.rename(columns=dict(zip(METRIC_COLUMNS, columns)))
     df.to_csv(folder / ("metrics.csv.partial" if partial else "metrics.csv"), index=False)
+    if per_episode:
+        evals = [episode_values(TEST, int(st), w, r, per_episode, has_win) for st, w, r in zip(steps, wr, ret)]
+        evals.append(episode_values(ABSOLUTE, int(steps[-1]), wr[-1], ret[-1], 10 * per_episode, has_win))
+        RunFolder(folder).write_episodes(evals)
     if write_json:
         info = {
             "schema": 1,
@@ -110,6 +120,14 @@ def write_run(
         info.update(json_overrides or {})
         (folder / "run.json").write_text(json.dumps(info, indent=1))
     return folder
+
+
+def episode_values(phase: str, step: int, win: float, ret: float, n: int, has_win: bool) -> Evaluation:
+    """n episodes whose mean return is `ret` (spread symmetrically around it) and of which
+    round(win n) are won."""
+    returns = (ret + np.linspace(-1.0, 1.0, n)).astype(np.float32).tolist()
+    won = [k < round(win * n) for k in range(n)] if has_win else None
+    return Evaluation(phase, step, returns, won)
 
 
 def sigmoid_curve(midpoint: float, scale: float = 10_000, top: float = 1.0):

@@ -27,7 +27,7 @@ from pps.config import resolve_config
 from pps.learner import Learner, LearnerConfig
 from pps.nets.agents import SlotAgents, SlotLayout
 from pps.nets.mixers import make_mixer
-from pps.run_folder import METRICS_COLUMNS
+from pps.run_folder import EPISODES, METRICS_COLUMNS
 from pps.train import Trainer, run_group
 from tests.helpers.interrupting import iteration_interrupted_after
 
@@ -43,6 +43,11 @@ def configs(keys: dict, seeds: list[int], **extra):
 
 def metrics(folder: Path) -> pd.DataFrame:
     return pd.read_csv(folder / "metrics.csv")[NOT_WALL]
+
+
+def episodes(folder: Path) -> bytes:
+    """episodes.csv.gz's bytes: every test episode and the absolute evaluation."""
+    return (folder / EPISODES).read_bytes()
 
 
 # every method and aggregation policy: shared, independent and aggregated slots, RS-PPS's
@@ -90,6 +95,7 @@ def test_a_run_in_a_group_of_2_or_5_writes_the_same_metrics_and_losses_as_alone(
         for seed in WATCHED:
             pd.testing.assert_frame_equal(frames[(1, seed)], frames[(size, seed)])
             assert losses[(size, seed)][: len(losses[(1, seed)])] == losses[(1, seed)]
+            assert episodes(tmp_path / f"group{size}" / f"seed{seed}") == episodes(tmp_path / "alone" / f"seed{seed}")
     assert len(losses[(1, 4)]) >= 30
     assert not frames[(5, 1)].equals(frames[(5, 4)])  # the runs are not copies
     record = json.loads((tmp_path / "group5" / "seed1" / "run.json").read_text())
@@ -145,6 +151,7 @@ def test_on_smax_a_run_in_a_group_of_2_or_5_writes_the_same_metrics_and_losses_a
         for seed in WATCHED:
             pd.testing.assert_frame_equal(frames[(1, seed)], frames[(size, seed)])
             assert losses[(size, seed)][: len(losses[(1, seed)])] == losses[(1, seed)]
+            assert episodes(tmp_path / f"group{size}" / f"seed{seed}") == episodes(tmp_path / "alone" / f"seed{seed}")
     assert any(padded), "no batch of a group was padded beyond a run's own longest episode: the test proves nothing"
 
 
@@ -231,6 +238,7 @@ def test_a_killed_group_resumes_every_run_exactly(tmp_path):
     assert resumed.stderr.count("resumed:") == 3
     for s in range(3):
         pd.testing.assert_frame_equal(metrics(tmp_path / "straight" / f"seed{s}"), metrics(out / f"seed{s}"))
+        assert episodes(tmp_path / "straight" / f"seed{s}") == episodes(out / f"seed{s}")  # carried by the checkpoint
     again = subprocess.run([*run, "--out", str(out)], capture_output=True, text=True, timeout=300)
     assert again.returncode == 0 and again.stderr.count("already finished") == 3
 

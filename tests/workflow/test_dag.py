@@ -23,9 +23,9 @@ from snakemake_interface_common.exceptions import WorkflowError
 
 from pps.envs import registry
 from pps.methods import METHODS
+from tests.helpers import REPO
 from tests.test_plan import BAD_CONFIGS, expected_runs
 
-REPO = Path(__file__).resolve().parents[1]
 SNAKEFILE = REPO / "Snakefile"
 PAPER = REPO / "workflow" / "config" / "paper.yaml"
 DEFAULT = REPO / "workflow" / "config" / "default.yaml"
@@ -102,7 +102,7 @@ def test_default_preset_covers_every_method(tmp_path):
     jobs = plan(tmp_path)
     assert train_runs(jobs) == {"train": 3 * 3, "train_pps": 3 * 3 * len(cfg["intervals"])}
     assert Counter(j.rule for j in jobs if not j.rule.startswith("train")) == {
-        "collect": 1, "stats": 1, "plot": 1, "overhead": 1, "all": 1
+        "collect": 1, "stats": 1, "plot": 1, "overhead": 1, "export": 1, "all": 1
     }  # one map, one agent count: no scaling study
 
 
@@ -112,7 +112,8 @@ def test_paper_preset_plans_maps_x_seeds_x_methods(tmp_path):
     assert set(smac) == {"MMM2", "corridor"}
     usable = {e.map for e in registry.list_maps("smac") if e.usable_here}
     maps_here = len(cfg["maps"]) - len([m for m in smac if m not in usable])
-    n = lambda maps: expected_runs(maps, len(cfg["seeds"]), cfg["methods"], len(cfg["intervals"]))  # noqa: E731
+    def n(maps):
+        return expected_runs(maps, len(cfg["seeds"]), cfg["methods"], len(cfg["intervals"]))
 
     assert sum(train_runs(plan(tmp_path, configfile=PAPER)).values()) == n(maps_here)
     assert sum(train_runs(plan(tmp_path, configfile=PAPER, use_smac="true")).values()) == n(5) == 450
@@ -236,7 +237,8 @@ def test_seeds_per_job_groups_each_cells_seeds_into_jobs(tmp_path):
     outputs are exactly the cell's three runs; the rest of the plan is unchanged."""
     grouped = plan(tmp_path, seeds_per_job=2, **SMALL_GRID)
     single = plan(tmp_path, seeds_per_job=1, **SMALL_GRID)
-    cell_jobs = lambda m: [j for j in train_jobs(grouped) if f"/{m}/" in j.output[0]]  # noqa: E731
+    def cell_jobs(m):
+        return [j for j in train_jobs(grouped) if f"/{m}/" in j.output[0]]
     for method, k in CELLS:
         cell = f"results/runs/smax/3m/{method}/{k}"
         pair, alone = sorted(cell_jobs(method), key=lambda j: -len(j.output))
@@ -256,9 +258,11 @@ def test_seeds_per_job_groups_each_cells_seeds_into_jobs(tmp_path):
         assert pair.resources["mem_mb"] - base == 2 * (alone.resources["mem_mb"] - base)
         assert pair.resources["runtime"] in (2 * alone.resources["runtime"], 2 * alone.resources["runtime"] + 1)
     # every run exactly once, the same runs as one job per run, and the same analysis jobs
-    files = lambda jobs: sorted(f for j in train_jobs(jobs) for f in j.output)  # noqa: E731
+    def files(jobs):
+        return sorted(f for j in train_jobs(jobs) for f in j.output)
     assert files(grouped) == files(single) and len(files(grouped)) == len(set(files(grouped))) == 6
-    others = lambda jobs: sorted((j.rule, j.output) for j in jobs if not j.rule.startswith("train"))  # noqa: E731
+    def others(jobs):
+        return sorted((j.rule, j.output) for j in jobs if not j.rule.startswith("train"))
     assert others(grouped) == others(single)
 
 

@@ -18,8 +18,8 @@ import pytest
 
 from pps import plan
 from pps.analysis import outputs
+from tests.helpers import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 RUNS = ["results/runs/smax/3m/qmix/-/seed0", "results/runs/smax/3m/a-pps/50/seed0"]
 CONFIG = [
     "--config", "seeds=[0]", "methods=[qmix,a-pps]", "intervals=[50]",
@@ -61,6 +61,9 @@ def test_workflow_end_to_end_with_kill_and_resume(tmp_path):
         assert len((work / run / "metrics.csv").read_text().splitlines()) >= 1 + 1200 // 300
     for name in (*outputs.COLLECT_FILES, *outputs.STATS_FILES):
         assert (work / "results" / name).is_file(), name
+    exported = json.loads((work / "results" / outputs.EXPORT_FILES["marl-eval"]).read_text())
+    assert set(exported["smax"]["3m"]) == {"qmix", "a-pps_k50"}  # every run, with its per-episode values
+    assert len(exported["smax"]["3m"]["qmix"]["run_0"]["absolute_metrics"]["win_rate"]) == 20
     for name in outputs.figure_files():
         assert (work / "figures" / name).stat().st_size > 0, name
 

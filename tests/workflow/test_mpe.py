@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import subprocess
 import time
-from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
 
+from tests.helpers import REPO
 from tests.workflow.test_dag import expected_runs, plan, train_runs
 
-REPO = Path(__file__).resolve().parents[1]
 MPE = REPO / "workflow" / "config" / "mpe.yaml"
 PAPER = REPO / "workflow" / "config" / "paper.yaml"
 MIXED = {"maps": "[3m,simple_spread_v3]", "envs": "{default: smax, simple_spread_v3: mpe}"}

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import yaml
 
 from pps.config import load_config_file, resolve_config
 from pps.train import deviations
+from tests.helpers import REPO
 
-PAPER = Path(__file__).resolve().parents[1] / "workflow" / "config" / "paper.yaml"
+PAPER = REPO / "workflow" / "config" / "paper.yaml"
 
 # Each deviation that run.json can list for a paper-preset run, and the words of the
 # preset header's bullet that names it.

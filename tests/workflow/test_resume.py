@@ -1,7 +1,7 @@
 """Killing the workflow mid-run and starting it again: nothing retrained, nothing half-done kept.
 
 The workflow mechanics are tested against a stand-in `pps` (put first on PATH) that keeps
-the real command's file contract (DESIGN §4, pps/train.py): run.json and checkpoint.pt
+the real command's file contract (docs/design.md §4, pps.train): run.json and checkpoint.pt
 while running, metrics.csv.partial growing, metrics.csv written atomically at the end, a
 rerun on the same folder resumes from the checkpoint, a finished run is a no-op. It also
 logs the step every attempt starts from, so the test can prove that no run started from
@@ -20,7 +20,8 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.helpers import REPO
+
 SNAKEFILE = REPO / "Snakefile"
 
 FAKE_PPS = textwrap.dedent(
@@ -51,7 +52,7 @@ FAKE_PPS = textwrap.dedent(
             if (out / "metrics.csv").exists():
                 continue  # a finished run is a no-op
             ckpt, run_json = out / "checkpoint.pt", out / "run.json"
-            # like pps/train.py: resume needs both run.json and the checkpoint
+            # like pps.train: resume needs both run.json and the checkpoint
             steps[out] = int(ckpt.read_text()) if ckpt.exists() and run_json.exists() else 0
             with open(out / "attempts.log", "a") as f:
                 f.write(f"{{steps[out]}}\\n")
@@ -68,7 +69,7 @@ FAKE_PPS = textwrap.dedent(
                     f.write(f"{{steps[out]}}\\n")
                 (out / "checkpoint.tmp").write_text(str(steps[out]))
                 os.replace(out / "checkpoint.tmp", ckpt)
-                if steps[out] >= t_max:  # finished: metrics.csv last, as pps/train.py does
+                if steps[out] >= t_max:  # finished: metrics.csv last, as pps.train does
                     (out / "run.json").write_text(json.dumps({{"status": "finished"}}))
                     os.replace(out / "metrics.csv.partial", out / "metrics.csv")
                     ckpt.unlink()
@@ -142,7 +143,8 @@ def test_killed_workflow_resumes_without_retraining(tmp_path, fake_env, how):
     # two jobs (qmix, a-pps) of two seeds each train all four runs at once: wait until every
     # run is half-way (a checkpoint exists, no metrics.csv yet), then kill. (Not sooner: a run
     # killed before its first checkpoint rightly starts from scratch again.)
-    half_done = lambda: [r for r in RUNS if (work / r / "checkpoint.pt").exists()]  # noqa: E731
+    def half_done():
+        return [r for r in RUNS if (work / r / "checkpoint.pt").exists()]
     wait_for(lambda: len(half_done()) == len(RUNS), timeout=60)
     if how == "sigint":  # Ctrl-C: Snakemake stops its jobs and exits
         os.killpg(proc.pid, signal.SIGINT)

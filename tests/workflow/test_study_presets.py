@@ -4,15 +4,14 @@ end on a tiny budget."""
 from __future__ import annotations
 
 import subprocess
-from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
 
+from tests.helpers import REPO
 from tests.workflow.test_dag import expected_runs, plan, train_runs
 
-REPO = Path(__file__).resolve().parents[1]
 CLAIMS = REPO / "workflow" / "config" / "claims.yaml"
 SCALING = REPO / "workflow" / "config" / "scaling.yaml"
 

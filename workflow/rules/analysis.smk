@@ -6,7 +6,7 @@
 rule collect:
     """Every run of the grid into results/curves.csv and results/final.csv."""
     input:
-        run_files("metrics.csv"),
+        run_files(run_folder.METRICS),
     output:
         **{name: table_report(path) for name, path in plan.collect_files(config).items()},
     log:
@@ -48,40 +48,34 @@ rule stats:
 
 
 rule plot:
-    """The paper's figures, PNG and PDF."""
+    """The paper's figures, PNG and PDF, at full text width and one column (figures/column/)."""
     input:
         **plan.collect_files(config),
         **plan.stats_files(config),
     output:
-        **{
-            f"{name}_{ext}": figure_report(name, ext)
-            for name in pps_outputs.FIGURE_NAMES
-            for ext in pps_outputs.FIGURE_FORMATS
-        },
+        **figure_outputs(pps_outputs.FIGURE_NAMES),
     log:
         f"{RESULTS}/logs/plot.log",
     params:
         results=parent("curves", "input"),
         out=parent(f"{pps_outputs.FIGURE_NAMES[0]}_{pps_outputs.FIGURE_FORMATS[0]}"),
+        flags=plan.figure_flags(config),
     threads: pps_resources.threads(config, "analysis")
     resources:
         **job_resources("analysis"),
     conda:
         "../envs/pps.yaml"
     shell:
-        "pps plot --results {params.results} --out {params.out} > {log} 2>&1"
+        "pps plot --results {params.results} --out {params.out} {params.flags} > {log} 2>&1"
 
 
 rule overhead:
     """Where each run's wall-clock went and each method's cost over the baseline (any results tree)."""
     input:
-        run_files("metrics.csv"),
+        run_files(run_folder.METRICS),
     output:
         **{Path(f).stem: table_report(f"{RESULTS}/{f}") for f in pps_outputs.OVERHEAD_FILES},
-        **{
-            f"{pps_outputs.OVERHEAD_FIGURE}_{ext}": figure_report(pps_outputs.OVERHEAD_FIGURE, ext)
-            for ext in pps_outputs.FIGURE_FORMATS
-        },
+        **figure_outputs((pps_outputs.OVERHEAD_FIGURE,)),
     log:
         f"{RESULTS}/logs/overhead.log",
     params:
@@ -89,6 +83,7 @@ rule overhead:
         out=parent("overhead"),
         figures=parent(f"{pps_outputs.OVERHEAD_FIGURE}_{pps_outputs.FIGURE_FORMATS[0]}"),
         baseline=config["baseline"],
+        flags=plan.figure_flags(config),
     threads: pps_resources.threads(config, "analysis")
     resources:
         **job_resources("analysis"),
@@ -96,7 +91,7 @@ rule overhead:
         "../envs/pps.yaml"
     shell:
         "pps overhead --runs {params.runs} --out {params.out} --figures {params.figures}"
-        " --baseline {params.baseline} > {log} 2>&1"
+        " --baseline {params.baseline} {params.flags} > {log} 2>&1"
 
 
 rule scaling:
@@ -107,16 +102,14 @@ rule scaling:
         overhead=f"{RESULTS}/overhead.csv",
     output:
         **{Path(f).stem: table_report(f"{RESULTS}/{f}") for f in pps_outputs.SCALING_FILES},
-        **{
-            f"{pps_outputs.SCALING_FIGURE}_{ext}": figure_report(pps_outputs.SCALING_FIGURE, ext)
-            for ext in pps_outputs.FIGURE_FORMATS
-        },
+        **figure_outputs((pps_outputs.SCALING_FIGURE,)),
     log:
         f"{RESULTS}/logs/scaling.log",
     params:
         results=parent("final", "input"),
         figures=parent(f"{pps_outputs.SCALING_FIGURE}_{pps_outputs.FIGURE_FORMATS[0]}"),
         baseline=config["baseline"],
+        flags=plan.figure_flags(config),
     threads: pps_resources.threads(config, "analysis")
     resources:
         **job_resources("analysis"),
@@ -124,14 +117,34 @@ rule scaling:
         "../envs/pps.yaml"
     shell:
         "pps scaling --results {params.results} --figures {params.figures}"
-        " --baseline {params.baseline} > {log} 2>&1"
+        " --baseline {params.baseline} {params.flags} > {log} 2>&1"
+
+
+rule export:
+    """Every run's per-episode evaluations and absolute metrics as the JSON that marl-eval reads."""
+    input:
+        run_files(run_folder.METRICS),
+    output:
+        **plan.export_files(config),
+    log:
+        f"{RESULTS}/logs/export.log",
+    params:
+        results=parent("marl_eval"),
+    threads: pps_resources.threads(config, "analysis")
+    resources:
+        **job_resources("analysis"),
+    conda:
+        "../envs/pps.yaml"
+    shell:
+        "pps export --format marl-eval --results {params.results} --out {output.marl_eval} > {log} 2>&1"
 
 
 rule tables:
-    """Collected CSVs, statistics and tables, overhead (and scaling) tables (runs first)."""
+    """Collected CSVs, statistics and tables, the marl-eval export, overhead (and scaling) tables (runs first)."""
     input:
         **plan.collect_files(config),
         **plan.stats_files(config),
+        **plan.export_files(config),
         study=plan.study_table_files(config, GRID_MAPS),
 
 

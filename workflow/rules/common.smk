@@ -71,6 +71,19 @@ def figure_report(name, ext):
     return report(path, caption=str(caption), category="Figures", labels={"figure": name.replace("_", " ")})
 
 
+def figure_outputs(names):
+    """Every file of the named figures as named outputs: each format at full width (PNGs in the
+    report, `figure_report`) and at the other print sizes under their folders (column/)."""
+    out = {}
+    for name in names:
+        for ext in pps_outputs.FIGURE_FORMATS:
+            out[f"{name}_{ext}"] = figure_report(name, ext)
+            for size, sub in pps_outputs.FIGURE_SUBDIRS.items():
+                if sub:
+                    out[f"{name}_{ext}_{size}"] = f"{FIGURES}/{pps_outputs.figure_file(name, ext, size)}"
+    return out
+
+
 def table_report(path):
     """A results file marked for the report (Markdown tables and summary CSVs)."""
     rel_path = Path(path).relative_to(RESULTS).as_posix()

@@ -35,6 +35,7 @@ import pandas as pd
 from pps.analysis.claims.calibration import CALIBRATION_RESAMPLES, simulate, table_row
 from pps.analysis.claims.measured import MEASURED_CSV, MEASURED_JSON, summary_markdown, table_markdown
 from pps.analysis.claims.scenarios import Scenario, catalogue, power_scenarios
+from pps.analysis.data import io
 from pps.errors import UserError
 
 POWER_SEEDS = (10, 20, 40, 60, 90, 120)  # claim 1's power curve: seeds per method and map
@@ -122,12 +123,12 @@ def calibrate(*, trials: int = 800, power_trials: int = 400, resamples: int = CA
             "power": curve}
     md = table_markdown(table) + "\n\nSummary:\n\n" + summary_markdown(meta, table) + "\n"
     out.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out / "claims_calibration.csv", index=False)
+    io.write_csv(out / "claims_calibration.csv", table)
     (out / "claims_calibration.md").write_text(md)
     (out / "claims_calibration.json").write_text(json.dumps(meta, indent=1) + "\n")
     report(f"wrote {out / 'claims_calibration.csv'} and .md ({minutes:.1f} min)")
     if write:
-        table.to_csv(MEASURED_CSV, index=False)
+        io.write_csv(MEASURED_CSV, table)
         MEASURED_JSON.write_text(json.dumps(meta, indent=1) + "\n")
         report(f"wrote {MEASURED_CSV} and {MEASURED_JSON.name}")
     return md

@@ -40,12 +40,12 @@ from pps.analysis.data.cells import method_rank
 from pps.analysis.data.runs import METRIC_COLUMNS, Run
 from pps.analysis.data.scores import SCORE_METRIC, WIN_RATE, ScoreRule, score_kind, score_rule
 from pps.envs.references import load_references
-from pps.run_cost import per_run_cost
+from pps.run_cost import hours_per_mstep, per_run_cost
 
 CURVE_METRICS: tuple[str, ...] = tuple(c for c in METRIC_COLUMNS if c != "step")  # interpolated from metrics.csv
 CURVES_METRICS: tuple[str, ...] = (*CURVE_METRICS, SCORE_METRIC)  # the `metric` values of curves.csv, in order
 FINAL_METRICS = ("test_win_rate", "test_return_mean", "test_ep_len_mean", "train_return_mean")
-# run.json entries that make runs of one map incomparable when they differ (DESIGN §6)
+# run.json entries that make runs of one map incomparable when they differ (docs/design.md §6)
 COMPARABILITY_KEYS = ("t_max", "eval_interval", "eval_episodes", "n_envs", "updates_per_episode", "backend", "device")
 
 
@@ -197,7 +197,7 @@ def build_final(runs: list[Run], final_window: int, runs_root: Path | None = Non
         row["r_random"], row["r_ref"] = rule.r_random, rule.r_ref
         row["auc_steps"] = int(last_step - float(m["step"].iloc[0]))
         row["wall_s"] = float(wall)
-        row["s_per_million_steps"] = float(wall) / last_step * 1e6 if last_step > 0 else np.nan
+        row["h_per_million_steps"] = hours_per_mstep(float(wall), last_step) if last_step > 0 else np.nan
         row["updates"] = float(m["updates"].iloc[-1])
         row["aggregations"] = float(m["aggregations"].iloc[-1])
         for key in ("t_max", "eval_interval", "n_envs", "updates_per_episode", "device", "backend"):

@@ -1,4 +1,4 @@
-"""The analysis layer's CSV formats (DESIGN §4) and their atomic writers and readers.
+"""The analysis layer's CSV formats (docs/design.md §4) and their atomic writers and readers.
 
 Every output goes through `pps.atomic` (temp file in the destination folder, then
 `os.replace`), so a reader (or Snakemake) never sees a half-written table, an interrupted
@@ -16,15 +16,17 @@ import pandas as pd
 
 from pps.atomic import atomic_path
 from pps.errors import UserError
+from pps.float_format import FLOAT_FORMAT, SIGNIFICANT_DIGITS
 
-# Floats in every CSV: enough digits to round-trip a win rate or a loss, few enough that
-# tables are small and byte-identical across runs of the same data.
-FLOAT_FORMAT = "%.10g"
+# Floats in every CSV: `pps.float_format`'s significant digits, the same as metrics.csv: no
+# binary noise, small tables, byte-identical across runs of the same data.
+_FLOAT_SPEC = f".{SIGNIFICANT_DIGITS}g"  # what FLOAT_FORMAT writes, for format() in the fast writer
 
 CURVES_COLUMNS = ("env", "map", "method", "interval", "seed", "step", "metric", "value")
 
 
 def write_csv(path: str | os.PathLike, df: pd.DataFrame) -> None:
+    """`df` as CSV, atomically, floats without binary noise (FLOAT_FORMAT)."""
     with atomic_path(path) as tmp:
         df.to_csv(tmp, index=False, float_format=FLOAT_FORMAT, lineterminator="\n")
 
@@ -51,7 +53,7 @@ def _plain(values) -> bool:
 
 
 def write_curves_csv(path: str | os.PathLike, curves: pd.DataFrame) -> None:
-    """`curves.csv` at ~1M rows/s: the same text `write_csv` would produce (floats as %.10g,
+    """`curves.csv` at ~1M rows/s: the same text `write_csv` would produce (floats as FLOAT_FORMAT,
     an empty field for a missing interval), formatted with plain Python instead of pandas'
     per-cell formatter, which dominates `pps collect` on the full grid (2M rows)."""
     cols = list(CURVES_COLUMNS)
@@ -76,7 +78,7 @@ def write_curves_csv(path: str | os.PathLike, curves: pd.DataFrame) -> None:
             for i in range(0, len(steps), chunk):
                 part = slice(i, i + chunk)
                 fh.write("".join(
-                    f"{p}{s},{m},{'' if v != v else format(v, '.10g')}\n"
+                    f"{p}{s},{m},{'' if v != v else format(v, _FLOAT_SPEC)}\n"
                     for p, s, m, v in zip(pref[part], steps[part], metrics[part], values[part])
                 ))
 

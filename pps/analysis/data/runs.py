@@ -1,4 +1,4 @@
-"""Finding run folders and deciding which runs count (the input contract of DESIGN §4).
+"""Finding run folders and deciding which runs count (the input contract of docs/design.md §4).
 
 A run folder is `<runs>/<env>/<map>/<method>/<interval or ->/seed<k>/`. A run is **complete**
 iff its `metrics.csv` exists (not only `metrics.csv.partial`) and `run.json` says
@@ -101,7 +101,7 @@ def _identity(info: dict[str, Any]) -> tuple[str, str, str, int | None, int]:
     method = str(info["method"])
     interval = _as_interval(info.get("interval"))
     if method in METHODS and not METHODS[method].aggregates:
-        interval = None  # "interval is empty for methods without aggregation" (DESIGN §4)
+        interval = None  # "interval is empty for methods without aggregation" (docs/design.md §4)
     elif method in METHODS and interval is None:
         raise ValueError(f"method {method} aggregates but its interval is null")
     seed = info["seed"]
@@ -223,7 +223,7 @@ def load_runs(root: str | os.PathLike, *, skip_invalid: bool = False, report=pri
         lines = "\n".join(f"  {p.line()}" for p in scan.invalid)
         raise UserError(
             f"{len(scan.invalid)} run file(s) under {root} break the run-folder contract "
-            f"(DESIGN §4):\n{lines}\nFix or remove them, or pass --skip-invalid to leave them out."
+            f"(docs/design.md §4):\n{lines}\nFix or remove them, or pass --skip-invalid to leave them out."
         )
     for p in scan.excluded:
         report(f"excluded {p.line()}")

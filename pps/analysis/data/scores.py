@@ -5,7 +5,7 @@ a loss, particle tasks (MPE) only pay a team return on an arbitrary, negative sc
 one analysis serves both, every task gets a score on which 0 is a uniform-random policy:
 
 - a task **with a win condition** (`Backend.has_win_condition`): the test win rate. A random
-  policy wins 0% of every SMAX map (DESIGN §3) and 1 means winning every episode, so this is
+  policy wins 0% of every SMAX map (docs/design.md §3) and 1 means winning every episode, so this is
   already the min-max normalisation with those anchors, and SMAX results are unchanged;
 - a task **without one**: the normalised test team return
   `(R - R_random) / (R_ref - R_random)`, with `R_random` a uniform-random policy's mean return
@@ -19,68 +19,35 @@ The normalisation is affine, so it commutes with every average the analysis take
 interpolation, the mean of the last evaluations): normalising the mean return equals
 averaging the normalised returns.
 
+The rule (`ScoreRule`, `score_rule`, `score_kind`) is `pps.envs.scores`'s, re-exported here: the
+training progress bar and `run.json`'s absolute evaluation use the same function.
+
 The *family* of a task is its score kind; figures give each family its own panels and axis
 label, and the claims that only make sense for win rates say "not applicable" on the other.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
-from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
-from pps.envs.references import load_references, reference_returns
-from pps.envs.registry import BACKENDS
-from pps.errors import UserError
+# The rule itself lives with the task tables, so that training shows the same score (docs/design.md §7).
+from pps.envs.scores import KINDS as KINDS
+from pps.envs.scores import NORMALISED_RETURN as NORMALISED_RETURN
+from pps.envs.scores import SHORT_NAMES
+from pps.envs.scores import WIN_RATE as WIN_RATE
+from pps.envs.scores import ScoreRule as ScoreRule
+from pps.envs.scores import score_kind as score_kind
+from pps.envs.scores import score_rule as score_rule
 
 SCORE_METRIC = "score"  # the `metric` of the score's rows in curves.csv
 SCORE = "final_score"  # the final.csv column every statistic, claim and figure is about
-WIN_RATE = "win_rate"
-NORMALISED_RETURN = "normalised_return"
-KINDS: tuple[str, ...] = (WIN_RATE, NORMALISED_RETURN)  # also the order of families in figures
 MIXED = "mixed"  # across_maps.csv: rows pooling tasks of both kinds
 
 # Axis labels and the short name used in table headers ("win rate ≥ 0.5" / "score ≥ 0.5").
 _LABELS = {WIN_RATE: "test win rate", NORMALISED_RETURN: "normalised score"}
-_SHORT = {WIN_RATE: "win rate", NORMALISED_RETURN: "score"}
-
-
-def score_kind(env: str) -> str:
-    """`win_rate` for a backend whose episodes are won or lost, else `normalised_return`."""
-    if env not in BACKENDS:
-        raise UserError(
-            f"Runs of env '{env}': this suite has no backend of that name ({', '.join(BACKENDS)}), so it cannot "
-            f"tell whether their score is a win rate or a normalised return."
-        )
-    return WIN_RATE if BACKENDS[env].has_win_condition else NORMALISED_RETURN
-
-
-@dataclass(frozen=True)
-class ScoreRule:
-    """How one task's score is made from its raw test metrics."""
-
-    kind: str
-    r_random: float = math.nan  # normalised-return tasks only
-    r_ref: float = math.nan
-
-    def __call__(self, win_rate, returns) -> np.ndarray:
-        """The score of each evaluation, from its test win rate and test team return (raw scale)."""
-        if self.kind == WIN_RATE:
-            return np.asarray(win_rate, float)
-        return (np.asarray(returns, float) - self.r_random) / (self.r_ref - self.r_random)
-
-
-def score_rule(env: str, map_name: str, references: pd.DataFrame | None = None) -> ScoreRule:
-    """The rule of one task; a return-scored task needs its row in the reference table (a
-    UserError names the `pps references` command that makes a missing one)."""
-    kind = score_kind(env)
-    if kind == WIN_RATE:
-        return ScoreRule(kind)
-    r_random, r_ref = reference_returns(env, map_name, load_references() if references is None else references)
-    return ScoreRule(kind, r_random, r_ref)
+_SHORT = SHORT_NAMES
 
 
 def task_kinds(df: pd.DataFrame) -> dict[tuple[str, str], str]:

@@ -14,7 +14,7 @@ import pandas as pd
 
 from pps.analysis.data import scores
 from pps.analysis.data.cells import CELL_COLUMNS, cell_label
-from pps.analysis.stats.bootstrap import CI_METHOD
+from pps.analysis.stats.bootstrap import CI_METHOD, STRATIFIED_CI_METHOD
 from pps.analysis.stats.estimators import iqm_small_n_note
 
 DASH = "–"
@@ -297,3 +297,54 @@ def convergence_latex(speed: pd.DataFrame, baseline_label: str, smooth_window: i
     return latex(headers, rows, align, convergence_caption(speed, baseline_label, smooth_window, _has_degenerate(rows)),
                  "tab:pps-convergence",
                  groups=groups, breaks=breaks)
+
+
+# --------------------------------------------------------------------------- across maps
+_POOL_NAMES = {"all": "all", scores.WIN_RATE: "win condition", scores.NORMALISED_RETURN: "normalised return"}
+
+
+def across_maps_rows(across: pd.DataFrame):
+    """The four across-map estimates of Agarwal et al. (2021) per pool of tasks and cell of across_maps.csv."""
+    headers = ["Tasks", "Method", "maps", "runs", "Median [95% CI]", "IQM [95% CI]", "Mean [95% CI]",
+               "Optimality gap [95% CI]"]
+    rows, breaks, last = [], [], None
+    for r in across.itertuples(index=False):
+        tasks = _POOL_NAMES.get(r.tasks, str(r.tasks))
+        if tasks != last and rows:
+            breaks.append(len(rows))
+        rows.append([
+            tasks if tasks != last else "", cell_label(r.method, r.interval), f"{int(r.n_maps)}/{int(r.n_total_maps)}",
+            str(int(r.n_runs)), ci(r.median, r.median_ci_low, r.median_ci_high), ci(r.iqm, r.iqm_ci_low, r.iqm_ci_high),
+            ci(r.mean, r.mean_ci_low, r.mean_ci_high),
+            ci(r.optimality_gap, r.optimality_gap_ci_low, r.optimality_gap_ci_high),
+        ])
+        last = tasks
+    return headers, rows, breaks
+
+
+def across_maps_caption(across: pd.DataFrame, degenerate: bool = False) -> str:
+    kinds = [k for k in across["score_kind"].dropna().unique() if k in scores.KINDS] if "score_kind" in across \
+        else [scores.WIN_RATE]
+    families = " Rows 'all' pool every task; the others pool one score family." if across["tasks"].nunique() > 1 \
+        else ""
+    return (
+        f"Final score across maps, per method and interval: each run's final score pooled over the maps it ran "
+        f"(maps: of the pool's maps, how many the cell ran; runs: seeds × maps).{families} Median = the median "
+        f"over maps of each map's mean score; IQM = interquartile mean of all runs; mean of all runs; optimality "
+        f"gap = the mean of max(1 − score, 0), how far runs fall short of a perfect score (lower is better; a "
+        f"score above 1 earns nothing). CIs: {STRATIFIED_CI_METHOD}, runs resampled within each map, the same "
+        f"resamples for all four (Agarwal et al. 2021). {scores.describe(kinds)}"
+        + (f" {DEGENERATE_FOOTNOTE}" if degenerate else "")
+    )
+
+
+def across_maps_markdown(across: pd.DataFrame) -> str:
+    headers, rows, _ = across_maps_rows(across)
+    caption = across_maps_caption(across, _has_degenerate(rows))
+    return "# Across maps\n\n" + caption + "\n\n" + markdown(headers, rows, "llrrllll")
+
+
+def across_maps_latex(across: pd.DataFrame) -> str:
+    headers, rows, breaks = across_maps_rows(across)
+    return latex(headers, rows, "llrrllll", across_maps_caption(across, _has_degenerate(rows)), "tab:pps-across-maps",
+                 breaks=breaks)

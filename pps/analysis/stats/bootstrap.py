@@ -1,8 +1,9 @@
-"""Bootstrap confidence intervals (DESIGN §6), each from its own seeded generator.
+"""Bootstrap confidence intervals (docs/design.md §6), each from its own seeded generator.
 
 - **CIs** are 95% *percentile* bootstrap intervals (`scipy.stats.bootstrap`, `N_RESAMPLES`
   resamples: enough that the Monte Carlo error of a bound is a small fraction of a win-rate
-  point, see `pps calibrate`).
+  point, see `pps calibrate`). `N_RESAMPLES` is the one resample count of the suite: every
+  table, every band and interval on a figure and every caption uses it (`RESAMPLES_TEXT`).
   Percentile rather than BCa because BCa's jackknife acceleration is undefined or unstable
   at 3-5 seeds. Each CI draws from its own generator seeded by `(bootstrap_seed, cell key)`
   (`rng_for`), so a table is byte-identical every time it is made and a cell's CI does not
@@ -35,8 +36,9 @@ from scipy import stats as sps
 N_RESAMPLES = 20_000
 BATCH = 2_000  # resamples per vectorised call: the pairwise P(X > Y) statistic holds B x n_x x n_y values
 CONFIDENCE = 0.95
-CI_METHOD = f"95% percentile bootstrap CI ({N_RESAMPLES} resamples)"
-STRATIFIED_CI_METHOD = f"95% stratified percentile bootstrap CI ({N_RESAMPLES} resamples)"
+RESAMPLES_TEXT = f"{N_RESAMPLES:,} resamples"
+CI_METHOD = f"95% percentile bootstrap CI ({RESAMPLES_TEXT})"
+STRATIFIED_CI_METHOD = f"95% stratified percentile bootstrap CI ({RESAMPLES_TEXT})"
 
 
 def rng_for(seed: int, *key) -> np.random.Generator:
@@ -126,3 +128,20 @@ def stratified_resample(strata: Sequence[np.ndarray], rng: np.random.Generator, 
     """[n, sum(n_k)] resamples: each stratum (map) resampled with replacement on its own."""
     parts = [s[rng.integers(0, s.size, size=(n, s.size))] for s in strata]
     return np.concatenate(parts, axis=1)
+
+
+def stratified_indices(sizes: Sequence[int], rng: np.random.Generator, n: int = N_RESAMPLES) -> np.ndarray:
+    """[n, sum(sizes)] row indices into the strata stacked in order: the draws of
+    `stratified_resample` on strata of these sizes, as indices, for resampling whole rows
+    (a run's learning curve) rather than single values."""
+    offsets = np.cumsum([0, *sizes[:-1]])
+    parts = [o + rng.integers(0, k, size=(n, k)) for o, k in zip(offsets, sizes)]
+    return np.concatenate(parts, axis=1) if parts else np.empty((n, 0), dtype=np.int64)
+
+
+def percentile_band(boot: np.ndarray, confidence: float = CONFIDENCE) -> tuple[np.ndarray, np.ndarray]:
+    """Per column, the percentile interval of the resamples in the rows of `boot` [R, k] (a
+    band along a curve: one `percentile_ci` per point, with the same interpolation)."""
+    a = (1 - confidence) / 2
+    lo, hi = np.quantile(np.asarray(boot, float), [a, 1 - a], axis=0)
+    return lo, hi

@@ -3,7 +3,7 @@
 Everything here works on `final.csv`'s `final_score` (`pps.analysis.data.scores`): the test
 win rate on tasks with a win condition, the normalised test return on the others.
 
-Conventions (DESIGN §6):
+Conventions (docs/design.md §6):
 
 - **IQM** = `scipy.stats.trim_mean(x, 0.25)`: the mean of the middle 50% of runs. It trims
   floor(n/4) runs from each end, so with n <= 3 it *is* the mean and with n = 4 the median
@@ -57,6 +57,28 @@ def median(x, axis: int = -1):
 
 
 STATISTICS: dict[str, Callable] = {"mean": mean, "median": median, "iqm": iqm}
+
+# --------------------------------------------------------------------------- across maps
+# The across-map estimates of Agarwal et al. (2021), as rliable's `metrics.py` defines them, on the
+# scores of one method's runs pooled over maps (0 = a random policy, 1 = every episode won or
+# the reference policy's return). `iqm` above is their IQM over all runs of all maps.
+OPTIMALITY_TARGET = 1.0  # gamma: the score at which a run counts as optimal
+
+
+def optimality_gap(x, axis: int = -1, gamma: float = OPTIMALITY_TARGET):
+    """gamma - mean(min(x, gamma)) = the mean of max(gamma - x, 0): how far runs fall short of
+    the target on average, with no credit for exceeding it (a normalised return above the
+    reference policy's does not make up for another run's shortfall). Lower is better."""
+    return gamma - np.mean(np.minimum(np.asarray(x, float), gamma), axis=axis)
+
+
+def median_of_means(x, sizes, axis: int = -1):
+    """The median over maps of each map's mean score: `x` holds the runs of every map stacked
+    along `axis` in order, `sizes` how many runs each map has (rliable's `aggregate_median`)."""
+    x = np.moveaxis(np.asarray(x, float), axis, -1)
+    bounds = np.cumsum([0, *sizes])
+    means = np.stack([x[..., a:b].mean(axis=-1) for a, b in zip(bounds[:-1], bounds[1:])], axis=-1)
+    return np.median(means, axis=-1)
 
 
 def probability_of_improvement(x, y) -> float:

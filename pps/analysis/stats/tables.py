@@ -7,7 +7,9 @@ are those of `pps.analysis.stats.estimators`, CIs those of `pps.analysis.stats.b
 policy wins 0% of every SMAX map; a normalised return is 0 at the random policy's mean
 return by construction) and 1 winning every episode or matching the reference policy. The
 pooled estimate is the IQM of all runs pooled over maps with a **stratified** bootstrap (runs
-resampled within each map): `tasks` = "all" pools every task, and when a run of the suite
+resampled within each map); beside it, from the same resamples, the other estimates of
+Agarwal et al. (2021): the median over maps of each map's mean, the mean, and the
+optimality gap (`ESTIMATE_COLUMNS`); `tasks` = "all" pools every task, and when a run of the suite
 holds both score kinds, rows with `tasks` = the kind pool each family alone. Every comparison
 with the baseline uses one map set, the maps both ran: `compared_iqm` is the method's IQM on
 them, so `diff` = `compared_iqm` - `baseline_iqm` exactly (`iqm` is over all the method's
@@ -15,6 +17,8 @@ maps).
 """
 
 from __future__ import annotations
+
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -39,9 +43,21 @@ from pps.analysis.stats.estimators import (
     hedges_g,
     iqm,
     mannwhitney_p,
+    mean,
+    median_of_means,
+    optimality_gap,
     probability_of_improvement,
     probability_of_improvement_batch,
     welch_p,
+)
+
+# across_maps.csv's columns after `note` (appended, so the earlier columns keep their places):
+# the other across-map estimates of Agarwal et al. (2021) beside the IQM, each with its stratified CI from
+# the IQM's resamples. `median` = the median over maps of each map's mean score; `mean` (the
+# pooled mean, an earlier column) gets its CI here; `optimality_gap` = mean of max(1 - score, 0).
+ESTIMATE_COLUMNS: tuple[str, ...] = (
+    "median", "median_ci_low", "median_ci_high", "mean_ci_low", "mean_ci_high",
+    "optimality_gap", "optimality_gap_ci_low", "optimality_gap_ci_high",
 )
 
 
@@ -126,6 +142,7 @@ def across_maps(final: pd.DataFrame, baseline: str, seed: int, score: str = SCOR
         "tasks", "score_kind", "method", "interval", "n_maps", "n_total_maps", "n_runs", "maps", "iqm", "iqm_ci_low",
         "iqm_ci_high", "mean", "compared_maps", "compared_iqm", "baseline_iqm", "diff", "diff_ci_low", "diff_ci_high",
         "rel_improvement", "rel_ci_low", "rel_ci_high", "prob_improvement", "pi_ci_low", "pi_ci_high", "note",
+        *ESTIMATE_COLUMNS,
     ]
     out = pd.DataFrame([r for part in parts for r in part]).reindex(columns=columns)
     out["interval"] = out["interval"].astype("Int64")
@@ -162,13 +179,21 @@ def _pooled_rows(final: pd.DataFrame, baseline: str, seed: int, score: str, task
             "tasks": tasks, "score_kind": kind,
             "method": method, "interval": interval, "n_maps": len(keys), "n_total_maps": len(strata_all),
             "n_runs": pooled.size, "maps": " ".join(f"{e}/{m}" for e, m in keys),
-            "iqm": float(iqm(pooled)), "mean": float(pooled.mean()),
+            "iqm": float(iqm(pooled)),
         }
+        sizes = [x.size for x in xs]
+        estimates = {"median": partial(median_of_means, sizes=sizes), "mean": mean, "optimality_gap": optimality_gap}
+        row.update({name: float(fn(pooled)) for name, fn in estimates.items()})
         notes = []
         if pooled.size >= 2 and np.ptp(pooled) > 0:
-            row["iqm_ci_low"], row["iqm_ci_high"] = percentile_ci(iqm(stratified_resample(xs, rng), axis=1))
+            # one set of resamples for every estimate, drawn as the IQM's always were
+            boot = stratified_resample(xs, rng)
+            row["iqm_ci_low"], row["iqm_ci_high"] = percentile_ci(iqm(boot, axis=1))
+            for name, fn in estimates.items():
+                row[f"{name}_ci_low"], row[f"{name}_ci_high"] = percentile_ci(fn(boot))
         else:
-            row["iqm_ci_low"] = row["iqm_ci_high"] = row["iqm"] if pooled.size >= 2 else np.nan
+            for name in ("iqm", *estimates):
+                row[f"{name}_ci_low"] = row[f"{name}_ci_high"] = row[name] if pooled.size >= 2 else np.nan
             notes.append("degenerate sample: CI is the point value" if pooled.size >= 2 else "n<2: no CI")
         if len(keys) < len(strata_all):
             notes.append(f"runs on {len(keys)} of {len(strata_all)} maps")

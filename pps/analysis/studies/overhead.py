@@ -23,8 +23,12 @@ Two tables:
 - `overhead_summary.csv`, one row per (env, map, method, interval): medians over runs (a
   median, because one run slowed by a busy host should not move a cost estimate), and against
   the baseline on the same map: `ratio_vs_baseline` = median wall-clock per env step of the
-  method / the baseline's, with a percentile bootstrap CI, and per section the extra seconds
-  per million env steps (`extra_<section>_s_per_mstep`, a difference of medians).
+  method / the baseline's, with a percentile bootstrap CI, and per section the extra hours
+  per million env steps (`extra_<section>_h_per_mstep`, a difference of medians).
+
+Costs per step are in the suite's one cost unit, hours per million env steps
+(`pps.run_cost.COST_UNIT`, columns `*_h_per_mstep`); raw durations (`wall_s`, `time_<section>_s`)
+stay in the seconds run.json measured.
 
 Costs are per env step, not per run, so runs of different lengths compare; a ratio is only
 like-for-like when both cells ran on the same device, thread count, number of parallel
@@ -47,11 +51,12 @@ from pps.analysis.data.runs import Run
 from pps.analysis.stats.bootstrap import bootstrap_ci2, rng_for
 from pps.envs.registry import map_spec
 from pps.errors import UserError
-from pps.run_cost import per_run_cost
+from pps.run_cost import SECONDS_PER_HOUR, hours_per_mstep, per_run_cost
 from pps.timing import SECTIONS
 
 PARTS_TOLERANCE = 0.05  # |sum(time_s) / wall_s - 1| above this marks a run's accounting as broken
-MSTEP = 1e6  # costs are per million env steps
+MSTEP = 1e6  # costs are per million env steps ...
+HOUR = SECONDS_PER_HOUR  # ... in hours (pps.run_cost.COST_UNIT)
 TIMING_OK, TIMING_MISMATCH, TIMING_UNTIMED = "ok", "mismatch", "untimed"
 # run-level settings that change the wall-clock: a ratio between cells differing in them is not like-for-like
 HARDWARE_KEYS = ("device", "threads", "n_envs")
@@ -61,17 +66,17 @@ LIKE_FOR_LIKE_KEYS = (*HARDWARE_KEYS, "group_size")
 SECTION_COLUMNS: tuple[str, ...] = tuple(f"time_{s}_s" for s in SECTIONS)
 RUN_COLUMNS: tuple[str, ...] = (
     "env", "map", "method", "interval", "seed", "n_agents", "device", "threads", "n_envs", "group_size",
-    "wall_s", "steps", "steps_per_s", "s_per_mstep",
+    "wall_s", "steps", "steps_per_s", "h_per_mstep",
     *SECTION_COLUMNS, "parts_sum_s", "parts_rel_err", "timing",
     "updates", "learner_ms_per_update", "peak_rss_mb", "aggregations", "swap_eval_env_steps", "run_dir",
 )
-SUMMARY_SECTION_COLUMNS: tuple[str, ...] = tuple(f"{s}_s_per_mstep" for s in SECTIONS)
+SUMMARY_SECTION_COLUMNS: tuple[str, ...] = tuple(f"{s}_h_per_mstep" for s in SECTIONS)
 SUMMARY_COLUMNS: tuple[str, ...] = (
     "env", "map", "n_agents", "method", "interval", "n_runs", "n_timed",
-    "steps", "wall_s", "s_per_mstep", "steps_per_s", *SUMMARY_SECTION_COLUMNS,
+    "steps", "wall_s", "h_per_mstep", "steps_per_s", *SUMMARY_SECTION_COLUMNS,
     "learner_ms_per_update", "peak_rss_mb", "aggregations", "aggregation_ms_per_event", "swap_eval_env_steps",
-    "baseline", "baseline_s_per_mstep", "ratio_vs_baseline", "ratio_ci_low", "ratio_ci_high",
-    "extra_s_per_mstep", *(f"extra_{c}" for c in SUMMARY_SECTION_COLUMNS), "note",
+    "baseline", "baseline_h_per_mstep", "ratio_vs_baseline", "ratio_ci_low", "ratio_ci_high",
+    "extra_h_per_mstep", *(f"extra_{c}" for c in SUMMARY_SECTION_COLUMNS), "note",
 )
 
 
@@ -148,7 +153,7 @@ def run_row(run: Run, runs_root: Path | None = None) -> dict[str, Any]:
         "wall_s": wall,
         "steps": steps,
         "steps_per_s": 1.0 / per_step if per_step > 0 else math.nan,
-        "s_per_mstep": per_step * MSTEP,
+        "h_per_mstep": hours_per_mstep(wall, steps),
         **{f"time_{s}_s": v for s, v in parts.items()},
         "parts_sum_s": total,
         "parts_rel_err": rel,
@@ -223,7 +228,7 @@ def summarise(runs: pd.DataFrame, baseline: str, seed: int = 0,
         row: dict[str, Any] = {
             "env": env, "map": map_, "n_agents": _median(g["n_agents"]), "method": method, "interval": interval,
             "n_runs": len(g), "n_timed": len(timed),
-            "steps": _median(g["steps"]), "wall_s": _median(g["wall_s"]), "s_per_mstep": _median(g["s_per_mstep"]),
+            "steps": _median(g["steps"]), "wall_s": _median(g["wall_s"]), "h_per_mstep": _median(g["h_per_mstep"]),
             "steps_per_s": _median(g["steps_per_s"]),
             "learner_ms_per_update": _median(g["learner_ms_per_update"]),
             "peak_rss_mb": _median(g["peak_rss_mb"]), "aggregations": _median(g["aggregations"]),
@@ -231,7 +236,7 @@ def summarise(runs: pd.DataFrame, baseline: str, seed: int = 0,
             "baseline": baseline,
         }
         for s, col in zip(SECTIONS, SUMMARY_SECTION_COLUMNS):
-            row[col] = _median(timed[f"time_{s}_s"].to_numpy(float) / steps * MSTEP) if len(timed) else math.nan
+            row[col] = _median(timed[f"time_{s}_s"].to_numpy(float) / steps * MSTEP / HOUR) if len(timed) else math.nan
         with np.errstate(divide="ignore", invalid="ignore"):
             per_event = timed["time_aggregation_s"].to_numpy(float) / timed["aggregations"].to_numpy(float) * 1000
         row["aggregation_ms_per_event"] = _median(per_event[np.isfinite(per_event)])
@@ -248,11 +253,11 @@ def summarise(runs: pd.DataFrame, baseline: str, seed: int = 0,
             if base is None:
                 notes.append(f"no {baseline} runs on this map: no ratio")
             else:
-                x, y = g["s_per_mstep"].to_numpy(float), base["s_per_mstep"].to_numpy(float)
+                x, y = g["h_per_mstep"].to_numpy(float), base["h_per_mstep"].to_numpy(float)
                 x, y = x[np.isfinite(x)], y[np.isfinite(y)]
-                row["baseline_s_per_mstep"] = _median(y)
-                row["ratio_vs_baseline"] = row["s_per_mstep"] / row["baseline_s_per_mstep"]
-                row["extra_s_per_mstep"] = row["s_per_mstep"] - row["baseline_s_per_mstep"]
+                row["baseline_h_per_mstep"] = _median(y)
+                row["ratio_vs_baseline"] = row["h_per_mstep"] / row["baseline_h_per_mstep"]
+                row["extra_h_per_mstep"] = row["h_per_mstep"] - row["baseline_h_per_mstep"]
                 lo, hi, note = ci(x, y, ratio_of_medians, rng_for(seed, "overhead", *key))
                 row["ratio_ci_low"], row["ratio_ci_high"] = lo, hi
                 if note:
@@ -260,8 +265,8 @@ def summarise(runs: pd.DataFrame, baseline: str, seed: int = 0,
                 base_timed = base[base["timing"] == TIMING_OK]
                 base_steps = base_timed["steps"].to_numpy(float)
                 for s, col in zip(SECTIONS, SUMMARY_SECTION_COLUMNS):
-                    b = (_median(base_timed[f"time_{s}_s"].to_numpy(float) / base_steps * MSTEP) if len(base_timed)
-                         else math.nan)
+                    b = (_median(base_timed[f"time_{s}_s"].to_numpy(float) / base_steps * MSTEP / HOUR)
+                         if len(base_timed) else math.nan)
                     row[f"extra_{col}"] = row[col] - b
                 mine, theirs = _hardware(g), _hardware(base)
                 differ = [k for k in LIKE_FOR_LIKE_KEYS

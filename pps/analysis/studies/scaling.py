@@ -39,7 +39,7 @@ from pps.analysis.studies.overhead import n_agents_of
 
 # score columns of final.csv, most specific first, after pps.analysis.data.scores.SCORE (`score_column`)
 SCORE_COLUMNS: tuple[str, ...] = ("score", "final_score", "final_test_win_rate")
-COST_COLUMNS: tuple[str, ...] = ("learner_ms_per_update", "steps_per_s", "peak_rss_mb", "s_per_mstep")
+COST_COLUMNS: tuple[str, ...] = ("learner_ms_per_update", "steps_per_s", "peak_rss_mb", "h_per_mstep")
 COLUMNS: tuple[str, ...] = (
     "env", "map", "n_agents", "method", "interval", "score_column", "n", "iqm",
     "baseline", "baseline_n", "baseline_iqm", "gain", "gain_ci_low", "gain_ci_high", "rel_gain",

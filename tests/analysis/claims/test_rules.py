@@ -308,7 +308,7 @@ GOLDEN = Path(__file__).parent / "golden"
 
 
 def test_the_rules_in_words_render_as_claims_md_printed_them():
-    # tests/golden holds "How verdicts are decided" as claims.md printed it when the rules were one
+    # golden/ holds "How verdicts are decided" as claims.md printed it when the rules were one
     # f-string template re-wrapped by regular expressions; the rules as data must print the same
     # text, with the published numbers and with every number changed
     assert K.rules_text(RULES) == (GOLDEN / "claims_rules_default.md").read_text()

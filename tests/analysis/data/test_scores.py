@@ -242,21 +242,22 @@ def test_figures_give_each_family_its_own_panels(mixed_runs):
     import matplotlib.pyplot as plt  # matplotlib and the figures: only the figure tests import them
 
     from pps.analysis.figures import paper as P
+    from pps.analysis.figures.layout import FULL
 
     curves, final = collect(load_runs(mixed_runs, report=lambda _: None), 3)
     chosen = chosen_cells(final, 300)
-    fig = P.learning_curves(learning_curve_bands(curves, chosen, 0), scores.task_kinds(final), chosen, 300)
+    fig = P.learning_curves(learning_curve_bands(curves, chosen, 0), scores.task_kinds(final), chosen, 300, size=FULL)
     visible = [ax for ax in fig.axes if ax.get_visible()]
-    by_title = {ax.get_title(): ax for ax in visible}
-    assert by_title[f"mpe / {SPREAD}"].get_ylabel() == "normalised score (IQM)"
-    assert by_title["smax / 3m"].get_ylabel() == "test win rate (IQM)"
-    assert by_title[f"mpe / {SPREAD}"].get_ylim()[0] < -1.0  # the curve starts at -1: not clipped to [0, 1]
-    assert by_title["smax / 3m"].get_ylim() == pytest.approx((-0.02, 1.02))
+    by_title = {ax.get_title(): ax for ax in visible}  # map names are unique across these envs: no env prefix
+    assert by_title[SPREAD].get_ylabel() == "normalised score (IQM)"
+    assert by_title["3m"].get_ylabel() == "test win rate (IQM)"
+    assert by_title[SPREAD].get_ylim()[0] < -1.0  # the curve starts at -1: not clipped to [0, 1]
+    assert by_title["3m"].get_ylim() == pytest.approx((-0.02, 1.02))
     # one row per family: the two panels are not side by side
     rows = {ax.get_subplotspec().rowspan.start for ax in visible}
     assert len(rows) == 2
     plt.close(fig)
     stats = ST.cell_stats(final, "qmix", 0)
-    fig = P.final_performance(final, stats, chosen, 300)
+    fig = P.final_performance(final, stats, chosen, 300, size=FULL)
     assert [ax.get_ylabel() for ax in fig.axes] == ["final test win rate", "final normalised score"]
     plt.close(fig)

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from pps.analysis.data.runs import load_runs
-from pps.analysis.outputs import FIGURE_FORMATS, OVERHEAD_FIGURE, OVERHEAD_FILES
+from pps.analysis.outputs import OVERHEAD_FIGURE, OVERHEAD_FILES, figure_files
 from pps.analysis.studies.overhead import (
     PARTS_TOLERANCE,
     RUN_COLUMNS,
@@ -27,6 +27,7 @@ from pps.cli import main
 from pps.timing import SECTIONS
 from tests.helpers.synthetic_runs import write_run
 
+H = 3600.0  # seconds per hour: costs per step are hours per million env steps (pps.run_cost.COST_UNIT)
 
 def parts(env, acting, replay, learner, aggregation, evaluation, checkpoint, other) -> dict[str, float]:
     return dict(zip(SECTIONS, (env, acting, replay, learner, aggregation, evaluation, checkpoint, other)))
@@ -64,7 +65,7 @@ def expected_runs() -> pd.DataFrame:
         rows.append({
             "env": "smax", "map": "3m", "method": method, "interval": interval, "seed": seed, "n_agents": 3,
             "device": "cpu", "threads": 1, "n_envs": 1, "group_size": 1, "wall_s": f["wall_s"], "steps": 50_000,
-            "steps_per_s": 50_000 / f["wall_s"], "s_per_mstep": f["wall_s"] / 50_000 * 1e6,
+            "steps_per_s": 50_000 / f["wall_s"], "h_per_mstep": f["wall_s"] / 50_000 * 1e6 / H,
             **{f"time_{s}_s": v for s, v in f["time_s"].items()},
             "parts_sum_s": total, "parts_rel_err": total / f["wall_s"] - 1,
             "timing": TIMING_OK if method != "rs-pps" else TIMING_MISMATCH,
@@ -76,7 +77,7 @@ def expected_runs() -> pd.DataFrame:
     rows.append({
         "env": "smax", "map": "3m", "method": "pp-pps", "interval": 50, "seed": 0, "n_agents": 3, "device": "cpu",
         "threads": 1, "n_envs": 1, "group_size": 1, "wall_s": 100.0, "steps": 100_000, "steps_per_s": 1000.0,
-        "s_per_mstep": 1000.0,
+        "h_per_mstep": 1000.0 / H,
         **{f"time_{s}_s": np.nan for s in SECTIONS}, "parts_sum_s": np.nan, "parts_rel_err": np.nan,
         "timing": TIMING_UNTIMED, "updates": 2000, "learner_ms_per_update": np.nan, "peak_rss_mb": np.nan,
         "aggregations": 40, "swap_eval_env_steps": np.nan, "run_dir": "smax/3m/pp-pps/50/seed0",
@@ -100,8 +101,8 @@ def test_overhead_csv_holds_each_runs_accounting_exactly(tree, tmp_path, capsys)
     err = capsys.readouterr().err
     for name in OVERHEAD_FILES:
         assert (out / name).is_file()
-    for ext in FIGURE_FORMATS:
-        assert (figs / f"{OVERHEAD_FIGURE}.{ext}").stat().st_size > 0
+    for name in figure_files((OVERHEAD_FIGURE,)):  # full width and one column
+        assert (figs / name).stat().st_size > 0
     got = pd.read_csv(out / "overhead.csv")
     assert tuple(got.columns) == RUN_COLUMNS
     pd.testing.assert_frame_equal(got, expected_runs(), check_dtype=False, rtol=1e-9, atol=1e-12)
@@ -121,26 +122,27 @@ def test_summary_gives_medians_ratio_and_extra_cost_per_section(tree):
     assert tuple(table.columns) == SUMMARY_COLUMNS
     s = table.set_index("method")
     q, a, rs, pp = s.loc["qmix"], s.loc["a-pps"], s.loc["rs-pps"], s.loc["pp-pps"]
-    # QMIX: 2000 and 2400 s per 1M steps -> median 2200; learner 600 and 720 -> 660
-    assert (q["n_runs"], q["n_timed"], q["s_per_mstep"], q["learner_s_per_mstep"]) == (2, 2, 2200, 660)
+    # QMIX: 2000 and 2400 s per 1M steps -> median 2200 s (/ 3600 in hours); learner 600 and 720 -> 660
+    assert (q["n_runs"], q["n_timed"]) == (2, 2)
+    assert (q["h_per_mstep"], q["learner_h_per_mstep"]) == pytest.approx((2200 / H, 660 / H))
     assert q["wall_s"] == 110 and q["learner_ms_per_update"] == 33 and q["peak_rss_mb"] == 510
     assert q["steps_per_s"] == pytest.approx((500 + 50_000 / 120) / 2)
     assert math.isnan(q["ratio_vs_baseline"]) and q["note"] == ""
     # A-PPS: 3000 and 3400 -> 3200, i.e. x 3200/2200; aggregation 400 and 600 s per 1M steps -> 500
-    assert a["s_per_mstep"] == 3200 and a["ratio_vs_baseline"] == pytest.approx(3200 / 2200)
-    assert a["baseline_s_per_mstep"] == 2200 and a["extra_s_per_mstep"] == 1000
-    assert a["aggregation_s_per_mstep"] == 500 and a["extra_aggregation_s_per_mstep"] == 500
-    assert a["learner_s_per_mstep"] == 1300 and a["extra_learner_s_per_mstep"] == 640
-    assert a["extra_env_s_per_mstep"] == 800 - 880  # 800 both seeds vs QMIX's median of 800 and 960
+    assert a["h_per_mstep"] == pytest.approx(3200 / H) and a["ratio_vs_baseline"] == pytest.approx(3200 / 2200)
+    assert (a["baseline_h_per_mstep"], a["extra_h_per_mstep"]) == pytest.approx((2200 / H, 1000 / H))
+    assert (a["aggregation_h_per_mstep"], a["extra_aggregation_h_per_mstep"]) == pytest.approx((500 / H, 500 / H))
+    assert (a["learner_h_per_mstep"], a["extra_learner_h_per_mstep"]) == pytest.approx((1300 / H, 640 / H))
+    assert a["extra_env_h_per_mstep"] == pytest.approx((800 - 880) / H)  # 800 both seeds vs QMIX's 800 and 960
     assert a["aggregations"] == 20 and a["aggregation_ms_per_event"] == 1250  # 1000 and 1500 ms per event
     assert a["ratio_ci_low"] <= a["ratio_vs_baseline"] <= a["ratio_ci_high"]
     # RS-PPS: its wall-clock counts (one run, no CI), its broken sections do not
     assert rs["n_timed"] == 0 and rs["ratio_vs_baseline"] == pytest.approx(2000 / 2200)
-    assert math.isnan(rs["learner_s_per_mstep"]) and math.isnan(rs["ratio_ci_low"])
+    assert math.isnan(rs["learner_h_per_mstep"]) and math.isnan(rs["ratio_ci_low"])
     assert "sections do not add up" in rs["note"] and "no CI" in rs["note"]
     assert rs["swap_eval_env_steps"] == 12000
     # the older run: 1000 s per 1M steps from wall_s and metrics.csv, no sections
-    assert pp["ratio_vs_baseline"] == pytest.approx(1000 / 2200) and math.isnan(pp["aggregation_s_per_mstep"])
+    assert pp["ratio_vs_baseline"] == pytest.approx(1000 / 2200) and math.isnan(pp["aggregation_h_per_mstep"])
     assert "without time_s" in pp["note"] and pp["aggregations"] == 40
 
 
@@ -158,13 +160,13 @@ def test_check_parts_flags_runs_whose_sections_do_not_add_up(time_s, wall, statu
 
 
 def summary_input(cells: dict[tuple[str, int | None], list[float]], device=None) -> pd.DataFrame:
-    """An overhead.csv with the given seconds per 1M steps per run (1M steps each, all 'ok')."""
+    """An overhead.csv with the given seconds of wall-clock per run (1M steps each, all 'ok')."""
     rows = []
     for (method, interval), values in cells.items():
         for seed, v in enumerate(values):
             rows.append({"env": "smax", "map": "3m", "method": method, "interval": interval, "seed": seed,
                          "n_agents": 3, "device": (device or {}).get(method, "cpu"), "threads": 1, "n_envs": 8,
-                         "wall_s": v, "steps": 1e6, "steps_per_s": 1e6 / v, "s_per_mstep": v,
+                         "wall_s": v, "steps": 1e6, "steps_per_s": 1e6 / v, "h_per_mstep": v / H,
                          **{f"time_{s}_s": v / len(SECTIONS) for s in SECTIONS}, "timing": TIMING_OK})
     df = pd.DataFrame(rows).reindex(columns=list(RUN_COLUMNS))
     df["interval"] = df["interval"].astype("Int64")
@@ -202,14 +204,15 @@ def test_any_results_tree_gets_its_table_and_figure(tmp_path):
     assert main(["overhead", "--runs", str(root), "--out", str(out), "--figures", str(figs)]) == 0
     s = pd.read_csv(out / "overhead_summary.csv")
     assert s["note"].iloc[0].startswith("1 run(s) without time_s") and "no qmix runs" in s["note"].iloc[0]
-    assert all((figs / f"overhead.{ext}").is_file() for ext in FIGURE_FORMATS)
+    assert all((figs / name).is_file() for name in figure_files((OVERHEAD_FIGURE,)))
 
 
 def test_workflow_always_plans_the_overhead_outputs(tmp_path):
-    from test_workflow import plan
+    from tests.workflow.test_dag import plan  # snakemake: only these two tests plan a DAG
 
     jobs = plan(tmp_path, seeds="[0]", methods="[qmix,a-pps]")
     (job,) = [j for j in jobs if j.rule == "overhead"]
-    assert sorted(job.output) == ["figures/overhead.pdf", "figures/overhead.png",
+    assert sorted(job.output) == ["figures/column/overhead.pdf", "figures/column/overhead.png",
+                                  "figures/overhead.pdf", "figures/overhead.png",
                                   "results/overhead.csv", "results/overhead_summary.csv"]
     assert job.shellcmd.startswith("pps overhead --runs results/runs --out results --figures figures --baseline qmix")

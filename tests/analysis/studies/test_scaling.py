@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from pps.analysis.data import io
-from pps.analysis.outputs import FIGURE_FORMATS
+from pps.analysis.outputs import figure_files
 from pps.analysis.studies.overhead import RUN_COLUMNS, TIMING_OK
 from pps.analysis.studies.scaling import COLUMNS, scaling_table, score_column
 from pps.cli import main
@@ -46,7 +46,7 @@ def synthetic_overhead() -> pd.DataFrame:
             for seed in range(3):
                 rows.append({"env": "smax", "map": map_, "method": method, "interval": interval, "seed": seed,
                              "n_agents": n, "learner_ms_per_update": 10.0 * n + seed, "steps_per_s": 1000.0 / n,
-                             "peak_rss_mb": 500.0 + 10 * n + seed, "s_per_mstep": 1000.0 * n, "timing": TIMING_OK})
+                             "peak_rss_mb": 500.0 + 10 * n + seed, "h_per_mstep": 0.25 * n, "timing": TIMING_OK})
     df = pd.DataFrame(rows).reindex(columns=list(RUN_COLUMNS))
     df["interval"] = df["interval"].astype("Int64")
     return df
@@ -75,7 +75,7 @@ def test_cost_per_cell_is_the_median_over_its_runs():
         r = t.loc[(map_, "a-pps")]
         assert r["n_cost_runs"] == 3 and r["learner_ms_per_update"] == 10 * n + 1
         assert r["steps_per_s"] == pytest.approx(1000 / n) and r["peak_rss_mb"] == 500 + 10 * n + 1
-        assert r["s_per_mstep"] == 1000 * n
+        assert r["h_per_mstep"] == 0.25 * n
 
 
 def test_the_table_is_the_same_every_time():
@@ -114,7 +114,7 @@ def test_command_writes_the_table_and_figure(tmp_path):
     assert main(["scaling", "--results", str(res), "--figures", str(figs)]) == 0
     t = pd.read_csv(res / "scaling.csv")
     assert tuple(t.columns) == COLUMNS and len(t) == 9
-    assert all((figs / f"scaling.{ext}").stat().st_size > 0 for ext in FIGURE_FORMATS)
+    assert all((figs / name).stat().st_size > 0 for name in figure_files(("scaling",)))  # both print sizes
 
 
 def test_command_refuses_one_agent_count_and_writes_nothing(tmp_path, capsys):
@@ -126,14 +126,15 @@ def test_command_refuses_one_agent_count_and_writes_nothing(tmp_path, capsys):
 
 
 def test_workflow_plans_scaling_only_for_maps_with_two_agent_counts(tmp_path):
-    from test_workflow import plan
+    from tests.workflow.test_dag import plan  # snakemake: only these two tests plan a DAG
 
     one = plan(tmp_path, seeds="[0]", methods="[qmix,a-pps]", maps="[3m]")
     assert not any(j.rule == "scaling" for j in one)
     assert not any("scaling" in f for j in one for f in j.output)
     two = plan(tmp_path, seeds="[0]", methods="[qmix,a-pps]", maps="[3m,8m]")
     (job,) = [j for j in two if j.rule == "scaling"]
-    assert sorted(job.output) == ["figures/scaling.pdf", "figures/scaling.png", "results/scaling.csv"]
+    assert sorted(job.output) == ["figures/column/scaling.pdf", "figures/column/scaling.png", "figures/scaling.pdf",
+                                  "figures/scaling.png", "results/scaling.csv"]
     assert job.shellcmd.startswith("pps scaling --results results --figures figures --baseline qmix")
     # two maps with the same agent count are no scaling study
     same = plan(tmp_path, seeds="[0]", methods="[qmix,a-pps]", maps="[3m,3s_vs_5z]")

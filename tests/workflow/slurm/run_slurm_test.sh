@@ -16,7 +16,7 @@
 #              PPS_SLURM_KEEP=1 leaves the cluster running (for debugging).
 set -euo pipefail
 
-REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)"
 WORK="${1:-$(mktemp -d /tmp/pps-slurm-test.XXXXXX)}"
 STATE=/tmp/pps-slurm-cluster          # configs, pid files, logs, spool of the test cluster
 TIMEOUT="${PPS_SLURM_TIMEOUT:-900}"
