@@ -35,7 +35,7 @@ FAKE_PPS = textwrap.dedent(
     command, argv = sys.argv[1], sys.argv[2:]
     p = argparse.ArgumentParser()
     for flag in ("--env", "--map", "--method", "--interval", "--seed", "--out", "--runs", "--results",
-                 "--baseline", "--final-window", "--figures"):
+                 "--baseline", "--final-window", "--figures", "--format"):
         p.add_argument(flag)
     p.add_argument("--seeds", nargs="+")
     p.add_argument("--set", action="append", default=[])
@@ -80,6 +80,9 @@ FAKE_PPS = textwrap.dedent(
             root.mkdir(parents=True, exist_ok=True)
             for name in names:
                 (root / name).write_text(command)
+    elif command == "export":
+        Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(a.out).write_text(command)
     else:
         root = Path(a.out or a.results)
         files = {{"collect": outputs.COLLECT_FILES, "stats": outputs.STATS_FILES,
