@@ -16,7 +16,6 @@ from __future__ import annotations
 
 # `pps collect` -> results/
 COLLECT_FILES: tuple[str, ...] = ("curves.csv", "final.csv")
-AGGREGATE_FILES = COLLECT_FILES  # deprecated: the name from when the command was `pps aggregate`
 
 # `pps stats` -> results/
 STATS_FILES: tuple[str, ...] = (
