@@ -7,6 +7,7 @@ import argparse
 from pathlib import Path
 
 from pps.analysis import commands
+from pps.cli.options import add_annotate
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -20,10 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="K at which PPS methods appear in the learning-curve and final-performance figures; the "
                              "nearest K if absent (default: 300)")
     parser.add_argument("--bootstrap-seed", type=int, default=0, help="seed of the CI bands (default: 0)")
-    parser.add_argument("--annotate", action="store_true",
-                        help="draft figures: a title and a note (n, CI method, score) on the canvas; by default "
-                             "the canvas holds only the plot, since a paper sets the caption "
-                             "(workflow/report/captions/figures/, figures/README.md)")
+    add_annotate(parser)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -9,6 +9,7 @@ import argparse
 from pathlib import Path
 
 from pps.analysis import commands
+from pps.cli.options import add_annotate
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -24,10 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "The table has every K")
     parser.add_argument("--bootstrap-seed", type=int, default=0,
                         help="seed of the gain CIs, so the table is identical each time (default: 0)")
-    parser.add_argument("--annotate", action="store_true",
-                        help="draft figures: a title and a note (n, CI method, score) on the canvas; by default "
-                             "the canvas holds only the plot, since a paper sets the caption "
-                             "(workflow/report/captions/figures/, figures/README.md)")
+    add_annotate(parser)
 
 
 def run(args: argparse.Namespace) -> int:

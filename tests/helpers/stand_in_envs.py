@@ -16,7 +16,20 @@ from pps.envs.base import EnvInfo, Observation, StepResult
 N, A, OBS, STATE, GARBAGE = 2, 4, 3, 2, 999.0
 
 
-class BlockEnv:
+class _Stateless:
+    """What a stand-in needs of the protocol beyond reset/step: no RNG to save, nothing to close."""
+
+    def get_rng_state(self):
+        return None
+
+    def set_rng_state(self, state) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class BlockEnv(_Stateless):
     """B envs with fixed episode lengths and outcomes; a step pays `reward_of(actions)`."""
 
     def __init__(self, lengths: list[int], wins: list[bool] | None = None, limit: int = 6,
@@ -64,17 +77,9 @@ class BlockEnv:
         o = self.observe()
         return StepResult(o.obs, o.state, o.avail, reward, done, won, torch.zeros(self.n_envs, dtype=torch.bool))
 
-    def get_rng_state(self):
-        return None
-
-    def set_rng_state(self, state) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
 
 
-class ScriptedEnv:
+class ScriptedEnv(_Stateless):
     """A stand-in backend: env i ends after `lengths[i]` steps with `endings[i]`: "win",
     "loss" (a terminal that is not a win) or "cut" (truncation)."""
 
@@ -104,12 +109,3 @@ class ScriptedEnv:
         reward = torch.where(self.t <= length, 1.0, 0.0)
         o = self._obs()
         return StepResult(o.obs, o.state, o.avail, reward, done, won, truncated)
-
-    def get_rng_state(self):
-        return None
-
-    def set_rng_state(self, state) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
