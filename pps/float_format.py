@@ -21,14 +21,17 @@ import struct
 from decimal import Decimal
 
 SIGNIFICANT_DIGITS = 10
+# float32 carries about 7.2 significant decimal digits: statistics of float32 values (a mean
+# return, a loss) are written with 7, so the rounding of their inputs never shows
+FLOAT32_DIGITS = 7
 FLOAT_FORMAT = f"%.{SIGNIFICANT_DIGITS}g"  # pandas' `float_format`: the same text as `format_float`
 
 
-def format_float(value: float | None) -> str:
-    """A float as CSV text: `SIGNIFICANT_DIGITS` significant digits; None and NaN are empty."""
+def format_float(value: float | None, digits: int = SIGNIFICANT_DIGITS) -> str:
+    """A float as CSV text: `digits` significant digits; None and NaN are empty."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
-    return format(float(value), f".{SIGNIFICANT_DIGITS}g")
+    return format(float(value), f".{digits}g")
 
 
 def clean_float(value: float) -> float:

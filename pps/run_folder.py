@@ -41,7 +41,7 @@ from typing import Any
 from pps import atomic, provenance
 from pps.config import RunConfig, inert_keys
 from pps.errors import UserError
-from pps.float_format import format_float, format_float32
+from pps.float_format import FLOAT32_DIGITS, SIGNIFICANT_DIGITS, format_float, format_float32
 from pps.run_lock import LOCK_FILE as LOCK_FILE  # re-exported: part of the contract, owned by pps.run_lock
 
 # ---------------------------------------------------------------------------- paths
@@ -68,6 +68,11 @@ METRICS_COLUMNS: tuple[str, ...] = (
     "step", "episodes", "updates", "wall_s", "test_win_rate", "test_return_mean", "test_ep_len_mean",
     "train_return_mean", "epsilon", "loss", "aggregations",
 )
+# Columns that are statistics of float32 values (returns and losses: the runner and the
+# learner compute in float32), written with `FLOAT32_DIGITS` significant digits: 10 digits of
+# their double would show the inputs' float32 rounding (a mean return of 0.05000000307).
+FLOAT32_METRICS: frozenset[str] = frozenset(
+    {"test_win_rate", "test_return_mean", "test_ep_len_mean", "train_return_mean", "loss"})
 # episodes.csv.gz: one row per episode. `phase` is TEST (the evaluation at `step`, whose mean
 # is metrics.csv's row at that step) or ABSOLUTE (the final evaluation of the trained policy);
 # `return` is the raw team return (before `reward_scale`), `won` 1 or 0, empty on a task
@@ -170,13 +175,13 @@ def metrics_text(rows: list[dict[str, Any]]) -> str:
     writer = csv.DictWriter(buf, fieldnames=METRICS_COLUMNS, lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: _fmt(row.get(k)) for k in METRICS_COLUMNS})
+        writer.writerow({k: _fmt(row.get(k), k in FLOAT32_METRICS) for k in METRICS_COLUMNS})
     return buf.getvalue()
 
 
-def _fmt(value: Any) -> str:
+def _fmt(value: Any, float32: bool = False) -> str:
     if value is None or isinstance(value, float):
-        return format_float(value)
+        return format_float(value, FLOAT32_DIGITS if float32 else SIGNIFICANT_DIGITS)
     return str(value)
 
 

@@ -58,7 +58,11 @@ def test_metrics_text_writes_floats_without_binary_noise_and_nan_empty():
     assert values["step"] == "0" and values["loss"] == "" and values["test_win_rate"] == ""
     # repr would write 0.9430000000000001 and 0.30000000000000004
     assert values["epsilon"] == "0.943" and values["test_return_mean"] == "0.3"
-    assert values["wall_s"] == "12345.678" and values["train_return_mean"] == "-121.8643205"
+    # statistics of float32 values keep float32's 7 digits: the mean of returns that were each
+    # float32(0.05) is 0.05, not the 0.05000000074505806 of their double
+    assert values["wall_s"] == "12345.678" and values["train_return_mean"] == "-121.8643"
+    mean_of_float32 = run_folder.metrics_text([{"test_return_mean": 0.05000000074505806}]).splitlines()[1]
+    assert dict(zip(run_folder.METRICS_COLUMNS, mean_of_float32.split(",")))["test_return_mean"] == "0.05"
 
 
 def test_float_formats_drop_noise_and_keep_what_the_value_holds():

@@ -128,7 +128,8 @@ def test_on_mpe_a_group_shows_normalised_scores_keeps_every_episode_and_leaves_t
         assert [e.step for e in tests] == metrics["step"].tolist()
         assert all(len(e.returns) == 4 and e.won is None for e in tests)
         # returns are float32, written as the shortest text of their float32 value: means agree to float32's precision
-        np.testing.assert_allclose([np.mean(e.returns) for e in tests], metrics["test_return_mean"], rtol=1e-7)
+        # metrics.csv keeps float32's 7 significant digits of the mean: equal to within 5e-7
+        np.testing.assert_allclose([np.mean(e.returns) for e in tests], metrics["test_return_mean"], rtol=1e-6)
         absolute = evaluations[-1]
         assert (absolute.phase, len(absolute.returns), absolute.step) == ("absolute", 40, metrics["step"].iloc[-1])
         record = json.loads((folder / "run.json").read_text())["absolute_eval"]
