@@ -73,6 +73,12 @@ def select(df: pd.DataFrame, method: str, interval: Any) -> pd.DataFrame:
     return df[cell_mask(df, method, interval)]
 
 
+def by_interval(df: pd.DataFrame, method: str) -> pd.DataFrame:
+    """The rows of an aggregating method at every interval K, in increasing K (the cells an
+    interval-sensitivity view draws as one line)."""
+    return df[(df["method"] == method) & df["interval"].notna()].sort_values("interval")
+
+
 def cells(df: pd.DataFrame) -> list[Cell]:
     """The distinct (method, interval) cells of `df` in table order (method, then K)."""
     pairs = {(m, int(i) if has_interval(i) else None) for m, i in zip(df["method"], df["interval"])}

@@ -25,7 +25,17 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from pps.analysis.data import scores
-from pps.analysis.data.cells import cell_label, cell_mask, cells, chosen_mask, has_interval, method_label, method_rank
+from pps.analysis.data.cells import (
+    by_interval,
+    cell_label,
+    cell_mask,
+    cells,
+    chosen_mask,
+    has_interval,
+    method_label,
+    method_rank,
+    select,
+)
 from pps.analysis.data.scores import SCORE
 from pps.analysis.figures import across as A
 from pps.analysis.figures.layout import Size, drawing, empty_figure, finish, legend_below, new_figure
@@ -203,7 +213,7 @@ def interval_sensitivity(stats: pd.DataFrame, speed: pd.DataFrame, *, size: Size
                 sp = speed[(speed["env"] == env) & (speed["map"] == map_) & (speed["threshold"] == thr)]
             for method in [m for m in AGGREGATING_METHODS if m in set(st_["method"])]:
                 st = method_style(method)
-                c = st_[(st_["method"] == method) & st_["interval"].notna()].sort_values("interval")
+                c = by_interval(st_, method)
                 k = c["interval"].to_numpy(float)
                 yerr = np.vstack([c["iqm"] - c["iqm_ci_low"], c["iqm_ci_high"] - c["iqm"]]).astype(float)
                 h = ax_s.errorbar(k, c["iqm"].to_numpy(float), yerr=np.nan_to_num(yerr), color=st.color,
@@ -214,7 +224,7 @@ def interval_sensitivity(stats: pd.DataFrame, speed: pd.DataFrame, *, size: Size
                     degenerate = True
                     ax_s.plot(k[deg], c["iqm"].to_numpy(float)[deg], st.marker, color=st.color, mfc="white", mew=1.3,
                               ms=6.5, ls="none")
-                d = sp[(sp["method"] == method) & sp["interval"].notna()].sort_values("interval")
+                d = by_interval(sp, method)
                 if not d.empty:
                     cens = d["median_censored"].to_numpy(bool)
                     kk, yy = d["interval"].to_numpy(float), d["median_steps"].to_numpy(float)
@@ -223,10 +233,10 @@ def interval_sensitivity(stats: pd.DataFrame, speed: pd.DataFrame, *, size: Size
                     ax_t.plot(kk[cens], yy[cens], st.marker, color=st.color, mfc="white", mew=1.2, ms=5, ls="none")
             for method in [m for m in st_["method"].unique() if m not in AGGREGATING_METHODS]:
                 st = method_style(method)
-                r = st_[st_["method"] == method].iloc[0]
+                r = select(st_, method, None).iloc[0]
                 h = ax_s.axhline(r["iqm"], color=st.color, ls=st.linestyle, lw=1.2)
                 handles.setdefault(f"{method_label(method)} (no aggregation)", h)
-                b = sp[sp["method"] == method]
+                b = select(sp, method, None)
                 if not b.empty:
                     ax_t.axhline(b["median_steps"].iloc[0], color=st.color, ls=st.linestyle, lw=1.2)
             ax_s.set_xscale("log")
