@@ -3,6 +3,10 @@
 Everything the suite writes goes to a temporary file in the target's folder, is flushed
 to disk, then renamed over the target (`os.replace` is atomic on POSIX within a folder).
 
+A folder of files that belong together (a reference set, `pps evidence`) is built the same
+way, one level up: in a temporary folder beside the target, renamed into place when every
+file is written (`atomic_folder`).
+
 Two manners for shared machines:
 
 * Files get the permissions of any file the user creates (0666 minus the umask, so 0644
@@ -19,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -81,3 +86,49 @@ def write_with(path: str | Path, writer: Callable[[IO[bytes]], None]) -> None:
     """Atomically write binary content produced by `writer(file)` (e.g. `torch.save`)."""
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
         writer(f)
+
+
+@contextmanager
+def atomic_folder(path: str | Path, *, replace: bool = False) -> Iterator[Path]:
+    """Yield a new, empty temporary folder beside `path`; on success it becomes `path`, on any
+    error (or Ctrl-C) it is removed, so `path` is never half-written.
+
+    An existing empty folder at `path` is replaced; a non-empty one only with `replace`, and
+    it is removed only after the new folder is in its place (moved aside first, so a reader
+    sees the old folder or the new one, never neither for longer than two renames). Storage
+    refusals become a one-line `UserError` as for files.
+    """
+    path = Path(path)
+    tmp: Path | None = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for _ in range(_TRIES):
+            candidate = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
+            try:
+                candidate.mkdir()
+            except FileExistsError:
+                continue
+            tmp = candidate
+            break
+        else:
+            raise FileExistsError(f"no free temporary name beside {path}")
+        yield tmp
+        old = None
+        if path.is_dir() and (replace or not any(path.iterdir())):
+            old = path.parent / f".{path.name}.{secrets.token_hex(6)}.old"
+            os.rename(path, old)
+        try:
+            os.rename(tmp, path)  # fails if anything is (again) at `path`: that stays as it was
+        except BaseException:
+            if old is not None:
+                os.rename(old, path)
+            raise
+        tmp = None
+        if old is not None:
+            shutil.rmtree(old)
+    except BaseException as err:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+        if is_storage_error(err):
+            raise storage_error(path, err) from None
+        raise

@@ -36,11 +36,33 @@ JOB_RUN_KEYS = ("threads",)
 DEFAULT_ENV = "smax"
 # The report's captions: one static file per output, mirroring results/ and figures/.
 CAPTIONS_DIR = Path(__file__).resolve().parents[1] / "workflow" / "report" / "captions"
+# The one schema of every preset (the workflow reads it from the same place).
+SCHEMA_FILE = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
 
 Config = dict[str, Any]
 
 
 # ---------------------------------------------------------------------------- config checks
+
+
+def load_preset(path: str | Path, schema_file: str | Path = SCHEMA_FILE) -> Config:
+    """A preset file, checked and filled in as the workflow checks it (`check_config`), for a
+    command that reads a preset outside Snakemake (`pps evidence`)."""
+    path = Path(path)
+    try:
+        cfg = yaml.safe_load(path.read_text())
+    except OSError as err:
+        raise UserError(f"cannot read the preset '{path}': {err.strerror or err}. Presets are in "
+                        f"workflow/config/ (e.g. workflow/config/default.yaml).") from None
+    except yaml.YAMLError as err:
+        raise UserError(f"the preset '{path}' is not valid YAML ({' '.join(str(err).split())}).") from None
+    if not isinstance(cfg, dict):
+        raise UserError(f"the preset '{path}' does not hold a mapping of workflow keys (workflow/config/*.yaml do).")
+    try:
+        check_config(cfg, yaml.safe_load(Path(schema_file).read_text()))
+    except UserError as err:
+        raise UserError(f"{path}: {err}") from None
+    return cfg
 
 
 def check_config(cfg: Config, schema: Mapping[str, Any]) -> None:
@@ -366,6 +388,37 @@ def train_args(output: Sequence[str]) -> str:
     return " ".join(words)
 
 
+# ---------------------------------------------------------------------------- analysis options
+# Which preset keys become which option of the analysis commands; every option not named here
+# is the command's own default. The rules (workflow/rules/analysis.smk) and `pps evidence`,
+# which records the options a reference set's tables were made with, both read them here.
+
+
+def collect_args(cfg: Mapping[str, Any]) -> list[str]:
+    """`pps collect`'s options after --runs and --out: `--final-window` (`final_window`)."""
+    return ["--final-window", str(cfg["final_window"])]
+
+
+def stats_args(cfg: Mapping[str, Any]) -> list[str]:
+    """`pps stats`'s options after --results: `--baseline` and `--thresholds`."""
+    return ["--baseline", str(cfg["baseline"]), "--thresholds", *(str(t) for t in cfg["thresholds"])]
+
+
+def figure_args(cfg: Mapping[str, Any]) -> list[str]:
+    """The figure commands' options (plot, overhead, scaling): `--annotate` for drafts (`figures_annotate`)."""
+    return ["--annotate"] if cfg.get("figures_annotate") else []
+
+
+def shell_flags(words: Sequence[str]) -> str:
+    """Options as one shell-quoted string for a rule's `shell:` line."""
+    return " ".join(shlex.quote(w) for w in words)
+
+
+def figure_flags(cfg: Mapping[str, Any]) -> str:
+    """`figure_args` for a rule's `shell:` line."""
+    return shell_flags(figure_args(cfg))
+
+
 # ---------------------------------------------------------------------------- outputs
 
 
@@ -391,11 +444,6 @@ def export_files(cfg: Mapping[str, Any]) -> dict[str, str]:
 
 def figure_files(cfg: Mapping[str, Any]) -> list[str]:
     return [f"{figures_dir(cfg)}/{f}" for f in outputs.figure_files()]
-
-
-def figure_flags(cfg: Mapping[str, Any]) -> str:
-    """The figure commands' options from the preset: `--annotate` for drafts (`figures_annotate`)."""
-    return "--annotate" if cfg.get("figures_annotate") else ""
 
 
 def scaling_planned(cfg: Mapping[str, Any], maps: Iterable[str]) -> bool:

@@ -26,10 +26,11 @@ def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def versions() -> dict[str, str]:
-    """Python's version and that of every installed distribution in `DISTRIBUTIONS`."""
+def versions(distributions: tuple[str, ...] = DISTRIBUTIONS) -> dict[str, str]:
+    """Python's version and that of every installed distribution in `distributions`
+    (`DISTRIBUTIONS`: those that decide a training result)."""
     out = {"python": platform.python_version()}
-    for dist in DISTRIBUTIONS:
+    for dist in distributions:
         try:
             out[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:

@@ -37,7 +37,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("analysis: studies", ("pps.analysis.studies",)),
     ("analysis: rendering", ("pps.analysis.render",)),
     ("analysis: figures", ("pps.analysis.figures",)),
-    ("analysis: commands", ("pps.analysis.commands",)),
+    ("analysis: commands", ("pps.analysis.commands", "pps.analysis.reference_set")),
     ("plan", ("pps.plan", "pps.resources")),
     ("bench", ("pps.bench",)),
     ("cli", ("pps.cli", "pps.__main__")),

@@ -241,6 +241,33 @@ def test_train_command_passes_every_run_key():
     assert plan.run_set_args({"run": {}}) == ""
 
 
+# ---------------------------------------------------------------------------- analysis options
+
+
+def test_preset_keys_become_the_analysis_commands_options():
+    cfg = config(PRESETS / "evidence-mpe.yaml", final_window="5", figures_annotate="true")
+    assert plan.collect_args(cfg) == ["--final-window", "5"]
+    assert plan.stats_args(cfg) == ["--baseline", "qmix", "--thresholds", "0.3", "0.5"]
+    assert plan.figure_args(cfg) == ["--annotate"] and plan.figure_flags(cfg) == "--annotate"
+    assert plan.figure_args(config()) == [] and plan.figure_flags(config()) == ""
+    assert plan.shell_flags(["--high-dim-maps", "a b"]) == "--high-dim-maps 'a b'"
+
+
+def test_a_preset_file_is_loaded_and_checked_as_the_workflow_does(tmp_path):
+    cfg = plan.load_preset(PRESETS / "evidence-mpe.yaml")
+    assert cfg == config(PRESETS / "evidence-mpe.yaml")
+    bad = tmp_path / "bad.yaml"
+    for text, message in (("maps: [3m]\nmethods: [qmix]\nseeds: [0]\nbaseline: vdn\n", "baseline 'vdn' is not among"),
+                          ("- a list\n", "does not hold a mapping of workflow keys"),
+                          ("maps: [3m\n", "is not valid YAML")):
+        bad.write_text(text)
+        with pytest.raises(UserError, match=message) as err:
+            plan.load_preset(bad)
+        assert str(bad) in str(err.value)
+    with pytest.raises(UserError, match="cannot read the preset .*Presets are in workflow/config/"):
+        plan.load_preset(tmp_path / "missing.yaml")
+
+
 # ---------------------------------------------------------------------------- outputs and captions
 
 

@@ -1,5 +1,5 @@
 """The `pps` command line: train, maps, references, collect, stats, plot, overhead, scaling, export,
-calibrate and bench.
+evidence, calibrate and bench.
 
 Each subcommand lives in the module that owns its concept and exposes
 `add_arguments(parser)` and `run(args) -> int`; this file only wires them up and turns a
@@ -30,6 +30,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "overhead": ("pps.cli.overhead", "where each run's wall-clock went, and each method's cost over the baseline"),
     "scaling": ("pps.cli.scaling", "score gain and cost against the number of agents (maps with >= 2 agent counts)"),
     "export": ("pps.cli.export", "per-episode evaluations of every run as marl-eval's JSON (results/marl_eval.json)"),
+    "evidence": ("pps.cli.evidence",
+                 "package a finished workflow run as a reference set (docs/evidence/) or --check one byte for byte"),
     "calibrate": ("pps.cli.calibrate",
                   "error rates of the claim verdicts on simulated grids (~11 min; --write stores them for claims.md)"),
     "bench": ("pps.cli.bench",

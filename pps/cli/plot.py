@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from pps.analysis import commands
 from pps.cli.options import add_annotate
@@ -24,8 +25,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_annotate(parser)
 
 
+def keywords(args: argparse.Namespace) -> dict[str, Any]:
+    """The parsed options as `commands.plot`'s keyword arguments (`pps evidence` records them)."""
+    return dict(baseline=args.baseline, claims_interval=args.claims_interval, seed=args.bootstrap_seed,
+                annotate=args.annotate)
+
+
 def run(args: argparse.Namespace) -> int:
-    line = commands.plot(args.results, args.out, baseline=args.baseline, claims_interval=args.claims_interval,
-                         seed=args.bootstrap_seed, annotate=args.annotate)
+    line = commands.plot(args.results, args.out, **keywords(args))
     print(f"pps plot: {line}")
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from pps.analysis import commands
 
@@ -29,10 +30,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "none)")
 
 
+def keywords(args: argparse.Namespace) -> dict[str, Any]:
+    """The parsed options as `commands.stats`'s keyword arguments (`pps evidence` records them)."""
+    return dict(baseline=args.baseline, thresholds=args.thresholds, smooth_window=args.smooth_window,
+                seed=args.bootstrap_seed, claims_interval=args.claims_interval, high_dim=args.high_dim_maps)
+
+
 def run(args: argparse.Namespace) -> int:
-    line = commands.stats(args.results, baseline=args.baseline, thresholds=args.thresholds,
-                          smooth_window=args.smooth_window, seed=args.bootstrap_seed,
-                          claims_interval=args.claims_interval, high_dim=args.high_dim_maps,
+    line = commands.stats(args.results, **keywords(args),
                           report=lambda text: print(f"pps stats: {text}", file=sys.stderr))
     print(f"pps stats: {line}")
     return 0

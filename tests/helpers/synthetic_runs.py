@@ -159,3 +159,28 @@ def write_grid(
 
                 write_run(root, map_=map_, method=method, interval=interval, seed=seed, win=curve,
                           t_max=t_max, jitter=int(rng.integers(0, 40)), wall_per_step=1e-3 * (1.3 if interval else 1.0))
+
+
+def write_mpe_workflow_runs(
+    root: Path,
+    *,
+    maps=("simple_spread_v3", "simple_reference_v3"),
+    methods=(("qmix", None), ("a-pps", 300)),
+    seeds=(0, 1, 2),
+    t_max: int = 20_000,
+    git_commit: str = "0123456789abcdef0123456789abcdef01234567",
+    rng_seed: int = 0,
+) -> None:
+    """Finished MPE runs as the workflow's run groups leave them (one group of all seeds per
+    cell): returns that rise at a per-seed pace, and run.json's outcome fields (`git_commit`,
+    `t_env`, `episodes`, `updates`, `group`, `resumed`) filled in as `pps train` fills them."""
+    rng = np.random.default_rng(rng_seed)
+    for map_ in maps:
+        for method, interval in methods:
+            for seed in seeds:
+                pace = 1.0 + 0.3 * rng.random() + (0.2 if interval else 0.0)
+                write_run(root, env="mpe", map_=map_, method=method, interval=interval, seed=seed, t_max=t_max,
+                          returns=lambda s, pace=pace: -60.0 + 40.0 * (1 - np.exp(-pace * s / t_max)),
+                          json_overrides={"git_commit": git_commit, "t_env": t_max, "episodes": t_max // 25,
+                                          "updates": t_max // 25, "group": {"seeds": list(seeds), "size": len(seeds)},
+                                          "resumed": 0, "host": "vm"})

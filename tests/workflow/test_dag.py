@@ -307,6 +307,16 @@ def test_bad_config_stops_the_real_command_before_any_job(tmp_path):
     assert "Building DAG" not in out and not (tmp_path / "results").exists()
 
 
+def test_the_analysis_jobs_pass_the_options_a_reference_set_records(tmp_path):
+    """`pps evidence` records `pps.plan.collect_args`, `stats_args` and `figure_args` as the
+    options a set's tables were made with: the rules pass exactly those."""
+    jobs = {j.rule: j.shellcmd for j in plan(tmp_path, final_window="4", thresholds="[0.4,0.9]",
+                                              figures_annotate="true")}
+    assert "pps collect --runs results/runs --out results --final-window 4 >" in jobs["collect"]
+    assert "pps stats --results results --baseline qmix --thresholds 0.4 0.9 >" in jobs["stats"]
+    assert "pps plot --results results --out figures --annotate >" in jobs["plot"]
+
+
 def test_workflow_is_lint_clean():
     proc = subprocess.run(["snakemake", "--lint"], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr

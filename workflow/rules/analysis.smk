@@ -14,15 +14,14 @@ rule collect:
     params:
         runs=runs_root("curves"),
         out=parent("curves"),
-        final_window=config["final_window"],
+        flags=plan.shell_flags(plan.collect_args(config)),
     threads: pps_resources.threads(config, "analysis")
     resources:
         **job_resources("analysis"),
     conda:
         "../envs/pps.yaml"
     shell:
-        "pps collect --runs {params.runs} --out {params.out}"
-        " --final-window {params.final_window} > {log} 2>&1"
+        "pps collect --runs {params.runs} --out {params.out} {params.flags} > {log} 2>&1"
 
 
 rule stats:
@@ -35,16 +34,14 @@ rule stats:
         f"{RESULTS}/logs/stats.log",
     params:
         results=parent("curves", "input"),
-        baseline=config["baseline"],
-        thresholds=" ".join(str(t) for t in config["thresholds"]),
+        flags=plan.shell_flags(plan.stats_args(config)),
     threads: pps_resources.threads(config, "analysis")
     resources:
         **job_resources("analysis"),
     conda:
         "../envs/pps.yaml"
     shell:
-        "pps stats --results {params.results} --baseline {params.baseline}"
-        " --thresholds {params.thresholds} > {log} 2>&1"
+        "pps stats --results {params.results} {params.flags} > {log} 2>&1"
 
 
 rule plot:

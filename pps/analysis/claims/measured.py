@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import math
+import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -21,6 +23,13 @@ MEASURED_CSV = HERE / "calibration_measured.csv"
 MEASURED_JSON = HERE / "calibration_measured.json"
 CLAIM_TITLES = {"claim1": "claim 1", "claim2": "claim 2", "claim3": "claim 3"}
 PUBLISHED = "published"  # the `rules` of a row judged by the rules as published (else: "no minimum")
+# Per claim, the calibrated true effect whose power heads the claim's row in claims.md: the
+# effect the paper's words imply (claim 1: a gain inside the claimed 10-30%; claim 2: a PPS
+# method that learns a map QMIX never does; claim 3: RS-PPS clearly ahead of the others).
+HEADLINE = {"claim1": "+25%, every PPS method",
+            "claim2": "PPS learns 90% of seeds where QMIX never does",
+            "claim3": "RS-PPS +25% over the other PPS methods"}
+_SIZE = re.compile(r"^(\d+) seeds? × (\d+) maps?, (\d+) ep\.$")
 
 
 def load() -> tuple[dict, pd.DataFrame] | None:
@@ -139,3 +148,97 @@ def measured_markdown() -> str:
             f"seeds\" apply the rules below their minimum of seeds and runs, where the published rules give no "
             f"verdict: they show why the minimum is there.")
     return "\n\n".join([head, table_markdown(table), "Summary:", summary_markdown(meta, table)])
+
+
+# --------------------------------------------------------------------------- power at a design
+@dataclass(frozen=True)
+class DesignPower:
+    """Claim `claim`'s calibrated power at the calibrated design nearest to (seeds, maps).
+
+    `rows` are (scenario, size, true gain, power, its Monte Carlo SE) of every calibrated true
+    effect at that design, headline first; `exact` says whether the calibrated design is the
+    one asked for (else it is the nearest one, on a log scale of seeds and of maps)."""
+
+    claim: str
+    seeds: int
+    maps: int
+    calibrated_seeds: int
+    calibrated_maps: int
+    rows: tuple[tuple[str, str, float, float, float], ...]
+
+    @property
+    def exact(self) -> bool:
+        return (self.seeds, self.maps) == (self.calibrated_seeds, self.calibrated_maps)
+
+    @property
+    def headline(self) -> tuple[str, str, float, float, float] | None:
+        return self.rows[0] if self.rows and self.rows[0][0] == HEADLINE[self.claim] else None
+
+
+def parse_size(size: str) -> tuple[int, int, int] | None:
+    """'10 seeds × 3 maps, 32 ep.' -> (10, 3, 32); None for designs with uneven seed counts."""
+    m = _SIZE.match(str(size))
+    return (int(m[1]), int(m[2]), int(m[3])) if m else None
+
+
+def design_power(claim: str, seeds: int, maps: int, table: pd.DataFrame | None = None) -> DesignPower | None:
+    """The calibrated power of `claim` at `seeds` seeds per method and map on `maps` maps (the
+    nearest calibrated design where that one was not simulated); None where nothing is measured."""
+    if table is None:
+        loaded = load()
+        if loaded is None:
+            return None
+        table = loaded[1]
+    if seeds < 1 or maps < 1:
+        return None
+    t = table[(table["rules"] == PUBLISHED) & table[f"{claim}_power"].notna()]
+    sizes = {i: parse_size(s) for i, s in t["size"].items()}
+    sizes = {i: v for i, v in sizes.items() if v is not None}
+    if not sizes:
+        return None
+
+    def distance(v: tuple[int, int, int]) -> tuple[float, int]:
+        return abs(math.log(v[0] / seeds)) + abs(math.log(v[1] / maps)), v[0]
+
+    best = min(sizes.values(), key=distance)[:2]
+    at = t.loc[[i for i, v in sizes.items() if v[:2] == best]]
+    at = at.assign(_head=at["scenario"] != HEADLINE[claim]).sort_values(["_head", "true_gain"], kind="stable")
+    rows = tuple((str(r["scenario"]), str(r["size"]), float(r["true_gain"]), float(r[f"{claim}_power"]),
+                  float(r[f"{claim}_power_se"])) for _, r in at.iterrows())
+    return DesignPower(claim, seeds, maps, best[0], best[1], rows)
+
+
+def _design_text(p: DesignPower) -> str:
+    asked = f"{p.seeds} seeds × {p.maps} map{'s' if p.maps != 1 else ''}"
+    if p.exact:
+        return asked
+    return (f"{asked}; the nearest calibrated design is {p.calibrated_seeds} seeds × {p.calibrated_maps} "
+            f"map{'s' if p.calibrated_maps != 1 else ''}")
+
+
+def power_headline(p: DesignPower | None) -> str:
+    """The power cell of claims.md's summary table."""
+    if p is None or p.headline is None:
+        return "not calibrated at this design"
+    _, _, gain, power, _ = p.headline
+    return f"{100 * power:.0f}% for \"{HEADLINE[p.claim]}\" ({_design_text(p)})"
+
+
+def power_markdown(p: DesignPower | None, meta: dict | None = None) -> str:
+    """The power paragraph of a claim's section: every calibrated true effect at this design."""
+    if p is None:
+        return "Power at this design: not calibrated (run `pps calibrate --write`)."
+    lines = [f"Power at this design ({_design_text(p)}; `pps calibrate`, published rules): how often the verdict "
+             f"says supported when the calibrated effect is true.", "",
+             "| true effect (calibrated scenario) | true gain (claim 1's measure) | power |", "| :-- | --: | --: |"]
+    for scenario, size, gain, power, se in p.rows:
+        episodes = size.split(", ")[-1]
+        lines.append(f"| {scenario} ({episodes}) | {100 * gain:+.1f}% | {rate_text(power, se, 0)} |")
+    curve = (meta or {}).get("power") if p.claim == "claim1" else None
+    if curve and p.maps == 3:
+        for c in curve:
+            by = {int(k): v for k, v in c["by_seeds"].items()}
+            n = min(by, key=lambda k: abs(math.log(k / p.seeds)))
+            lines.append(f"| +{100 * c['gain']:.0f}% on every map, seed-to-seed SD {c['sd']:.2f} ({n} seeds × 3 "
+                         f"maps) | +{100 * c['gain']:.0f}% | {100 * by[n]:.0f}% |")
+    return "\n".join(lines)

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from pps.analysis.claims.measured import measured_markdown
+from pps.analysis.claims.measured import design_power, load, measured_markdown, power_headline, power_markdown
 from pps.analysis.claims.rules import (
     HIGH_DIM_MAPS,
     Improvement,
@@ -155,6 +155,54 @@ def claim_rs_high_dim(final: pd.DataFrame, chosen: dict, high_dim: tuple[str, ..
     return headers, rows, (r.verdict, text)
 
 
+# --------------------------------------------------------------------------- power at this n
+def _design(final: pd.DataFrame, chosen: dict, methods: list[str], maps: set | None) -> tuple[int, int]:
+    """(fewest seeds of one of `methods` on one map, number of maps) over the maps all of
+    `methods` ran (only those in `maps` where given): the design a claim is judged on, to look
+    its calibrated power up by."""
+    per = [per_map(final, mt, chosen.get(mt)) for mt in methods]
+    keys = set.intersection(*(set(p) for p in per)) if per else set()
+    if maps is not None:
+        keys &= maps
+    if not keys:
+        return 0, 0
+    return min(p[k].size for p in per for k in keys), len(keys)
+
+
+def claim_designs(final: pd.DataFrame, chosen: dict, baseline: str, high_dim: tuple[str, ...]) -> dict[str, tuple]:
+    """claim -> (seeds, maps) it is judged on here: claim 1 on the maps QMIX and every judged
+    PPS method ran, claim 2 on those of them with a win condition, claim 3 on the high-dimensional
+    maps every PPS method ran."""
+    pps = [mt for mt in chosen if mt in AGGREGATING_METHODS]
+    if not pps or baseline not in chosen:
+        return {"claim1": (0, 0), "claim2": (0, 0), "claim3": _design(final, chosen, pps, None) if pps else (0, 0)}
+    kinds = scores.task_kinds(final)
+    won = {k for k, kind in kinds.items() if kind == scores.WIN_RATE}
+    high = {k for k in kinds if k[1] in high_dim}
+    return {"claim1": _design(final, chosen, [baseline, *pps], None),
+            "claim2": _design(final, chosen, [baseline, *pps], won),
+            "claim3": _design(final, chosen, pps, high) if "rs-pps" in pps and len(pps) > 1 else (0, 0)}
+
+
+def _power(design: tuple[int, int], claim: str):
+    return design_power(claim, *design) if design[1] else None
+
+
+def _power_cell(design: tuple[int, int], claim: str, verdict: str = "") -> str:
+    if verdict == NOT_APPLICABLE:
+        return "– (not applicable)"
+    if not design[1]:
+        return "– (not judged on any map here)"
+    return power_headline(_power(design, claim))
+
+
+def _power_section(design: tuple[int, int], claim: str, verdict: str = "") -> str:
+    if verdict == NOT_APPLICABLE or not design[1]:
+        return "Power at this design: none, the claim is not judged on any map of this run."
+    loaded = load()
+    return power_markdown(_power(design, claim), loaded[0] if loaded else None)
+
+
 # --------------------------------------------------------------------------- the document
 def rules_markdown(rules: ClaimRules = RULES) -> str:
     """The rules of the verdicts, in words (`pps.analysis.claims.rules.RULE_TEXTS` with these
@@ -198,9 +246,15 @@ def claims_markdown(final: pd.DataFrame, *, baseline: str, claims_interval: int,
         "",
         familywise_text(rules),
         "",
-        "| claim | verdict |",
-        "| :-- | :-- |",
+        "Power at this n: how often the rules say supported at this run's design (seeds per method and map, maps "
+        "judged) when the paper's claim is true with the effect named, measured by `pps calibrate` on simulated "
+        "grids (each claim's section lists every calibrated effect). A verdict short of supported at low power "
+        "says little against the claim.",
+        "",
+        "| claim | verdict | power at this n |",
+        "| :-- | :-- | :-- |",
     ]
+    designs = claim_designs(final, chosen, baseline, high_dim)
     sections = []
 
     h, rows, verdicts, m = claim_improvement(final, chosen, baseline, seed, rules)
@@ -210,7 +264,7 @@ def claims_markdown(final: pd.DataFrame, *, baseline: str, claims_interval: int,
     else:
         v1 = ", ".join(f"{row[0]}: {v}" for row, v in zip(rows, verdicts))
     claim1 = f"{100 * lo:.0f}–{100 * hi:.0f}% average improvement over {base_label}"
-    out.append(f"| 1. \"{claim1}\" | {v1} |")
+    out.append(f"| 1. \"{claim1}\" | {v1} | {_power_cell(designs['claim1'], 'claim1')} |")
     sec = [f"## 1. \"{claim1}\"", "",
            f"Measured: per PPS method, on the maps both it and {base_label} ran with at least {rules.min_seeds} seeds "
            f"each, the average over maps of the relative gain in mean final {word}, (mean PPS − mean {base_label}) / "
@@ -219,20 +273,23 @@ def claims_markdown(final: pd.DataFrame, *, baseline: str, claims_interval: int,
            f"(studentized permutation tests across maps, each at {rules.size_factor} × {rules.alpha}/{m} = "
            f"{rules.level(m):.3g}).", ""]
     sec += [T.markdown(h, rows).rstrip()] if rows else ["No PPS method or no baseline in this run: nothing to compare."]
+    sec += ["", _power_section(designs["claim1"], "claim1")]
     sections.append("\n".join(sec))
 
     h, rows, (v2, why2) = claim_wins(final, chosen, baseline, rules)
-    out.append(f"| 2. \"wins tasks {base_label} cannot\" | {v2}: {why2} |")
+    out.append(f"| 2. \"wins tasks {base_label} cannot\" | {v2}: {why2} | "
+               f"{_power_cell(designs['claim2'], 'claim2', v2)} |")
     sections.append(_section(
         f"2. \"Wins tasks {base_label} cannot\"",
         f"on each map with a win condition, how many seeds of {base_label} and of each PPS method learn it (final "
         f"win rate ≥ {rules.learn_score:.2g}), with exact {_level(1 - 2 * rules.alpha)} Clopper–Pearson intervals "
         f"of the share that learns; the pair's exact p that {base_label} learns in fewer than {rules.split:.0%} of "
         f"seeds and the PPS method in more (Holm-adjusted over every pair), and the p that this is ruled out.",
-        v2, why2, h, rows))
+        v2, why2, h, rows) + "\n\n" + _power_section(designs["claim2"], "claim2", v2))
 
     h, rows, (v3, why3) = claim_rs_high_dim(final, chosen, high_dim, seed, rules)
-    out.append(f"| 3. \"RS-PPS strongest on high-dimensional maps\" | {v3}: {why3} |")
+    out.append(f"| 3. \"RS-PPS strongest on high-dimensional maps\" | {v3}: {why3} | "
+               f"{_power_cell(designs['claim3'], 'claim3', v3)} |")
     source = (f"maps with ≥ {rules.high_dim_min_units} units in total in the suite's map tables, the paper names none"
               if tuple(high_dim) == HIGH_DIM_MAPS else "given with --high-dim-maps")
     sections.append(_section(
@@ -240,7 +297,7 @@ def claims_markdown(final: pd.DataFrame, *, baseline: str, claims_interval: int,
         f"on the high-dimensional maps of this run that every PPS method ran (counted as such: {', '.join(high_dim)}; "
         f"{source}), each PPS method's mean final {word} averaged over those maps, and RS-PPS against each other PPS "
         f"method (difference of means averaged over maps, studentized permutation tests).",
-        v3, why3, h, rows))
+        v3, why3, h, rows) + "\n\n" + _power_section(designs["claim3"], "claim3", v3))
 
     out += ["", *["\n".join([s, ""]) for s in sections]]
     out += ["## How verdicts are decided", "", rules_markdown(rules), ""]
