@@ -99,6 +99,10 @@ class RunConfig:
     checkpoint_interval: int = 50_000
     device: str = "cpu"
     threads: int = 1
+    # "fp32" | "bf16": the learner's large matmuls in bfloat16 (pps.learner.Learner.loss), a
+    # deviation; it can pay only where the CPU multiplies bfloat16 natively (AVX512-BF16, AMX):
+    # on an AVX2-only CPU torch emulates it and a learner update took 3.5x as long
+    matmul_precision: str = "fp32"
 
     @property
     def effective_interval(self) -> int | None:
@@ -150,6 +154,10 @@ def inert_keys(c: RunConfig) -> frozenset[str]:
     return frozenset(keys)
 
 
+# Keys added after run folders existed whose default is what every run before them did: a
+# run.json without one holds a run with that value, and resumes (`pps.run_folder.check_same_run`).
+KEYS_ADDED_WITH_OLD_BEHAVIOUR: dict[str, Any] = {"matmul_precision": "fp32"}
+
 SMAX_REWARD_SCALE = 10.0
 ABSOLUTE_EVAL_FACTOR = 10  # absolute evaluation episodes per test evaluation episode, by default
 
@@ -163,6 +171,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "opt_state_on_aggregate": ("keep", "average", "reset"),
     "rs_swap_agent_id": ("own", "agent"),
     "device": ("cpu", "cuda"),
+    "matmul_precision": ("fp32", "bf16"),
 }
 _POSITIVE_INT = (
     "t_max", "n_envs", "batch_size", "buffer_size", "epsilon_anneal_steps", "target_update_interval",

@@ -85,3 +85,23 @@ def to_host(value: Any) -> Any:
     if isinstance(value, tuple):
         return tuple(to_host(v) for v in value)
     return value
+
+
+# CPU flags (Linux /proc/cpuinfo) of the instruction sets that multiply bfloat16 natively.
+NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
+
+
+def native_bf16(device: str, cpuinfo: str | None = None) -> bool | None:
+    """Whether `device` multiplies bfloat16 in hardware: a CUDA device of compute capability
+    8.0 or later, a CPU with AVX512-BF16 or AMX; None where the CPU's flags cannot be read.
+    Elsewhere torch emulates bfloat16 and `matmul_precision: bf16` is slower than fp32."""
+    if torch.device(device).type == "cuda":
+        return torch.cuda.is_available() and torch.cuda.get_device_capability()[0] >= 8
+    if cpuinfo is None:
+        try:
+            with open("/proc/cpuinfo", encoding="utf-8") as f:
+                cpuinfo = f.read()
+        except OSError:
+            return None
+    flags = {word for line in cpuinfo.splitlines() if line.startswith("flags") for word in line.split()}
+    return any(flag in flags for flag in NATIVE_BF16_FLAGS)

@@ -11,6 +11,7 @@ Agents, mixer and their targets live here; the sharing scheme only touches the a
 from __future__ import annotations
 
 import copy
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 
 import torch
@@ -19,7 +20,7 @@ from torch import nn
 from pps import runstack
 from pps.buffer import EpisodeBatch
 from pps.nets.agents import NEG_INF, SlotAgents, SlotLayout
-from pps.nets.row_sums import row_sum
+from pps.nets.row_sums import matmuls_in, row_sum
 from pps.slot_optimizer import SlotOptimizer
 
 
@@ -60,6 +61,10 @@ def td_lambda_targets(rewards: torch.Tensor, terminated: torch.Tensor, filled: t
     return targets
 
 
+# The run key `matmul_precision`: the dtype of the online networks' row-wise matmuls in the loss
+MATMUL_DTYPES: dict[str, torch.dtype | None] = {"fp32": None, "bf16": torch.bfloat16}
+
+
 @dataclass(frozen=True)
 class LearnerConfig:
     gamma: float
@@ -70,6 +75,7 @@ class LearnerConfig:
     td_lambda: float
     target_update_interval: int
     reward_scale: float
+    matmul_precision: str = "fp32"  # a key of MATMUL_DTYPES (see `Learner.loss`)
 
 
 def clip_grad_norm_per_run(params: list[nn.Parameter], max_norm: float, n_runs: int) -> torch.Tensor:
@@ -102,6 +108,9 @@ class Learner:
     """
 
     def __init__(self, agents: SlotAgents, layout: SlotLayout, mixer: nn.Module, cfg: LearnerConfig) -> None:
+        if cfg.matmul_precision not in MATMUL_DTYPES:
+            raise ValueError(f"matmul_precision must be one of {', '.join(MATMUL_DTYPES)}, "
+                             f"got {cfg.matmul_precision!r}")
         self.agents, self.layout, self.mixer, self.cfg = agents, layout, mixer, cfg
         self.n_runs = layout.n_runs
         self.target_agents = copy.deepcopy(agents).requires_grad_(False)
@@ -125,10 +134,25 @@ class Learner:
         return self.layout.from_slots(q, b).transpose(1, 2)
 
     def loss(self, batch: EpisodeBatch) -> torch.Tensor:
+        """Each run's masked mean squared TD error, `[R]`.
+
+        `matmul_precision: bf16` runs the online agents' and mixer's row-wise matmuls (each
+        `SlotAffine` of more than one output: input layer, GRU input gates, output head,
+        hypernetworks; forward and backward), the bulk of an update's multiply work, in
+        bfloat16 (`pps.nets.row_sums`).
+        Everything else stays float32: parameters, optimiser state and the gradients' sums;
+        the GRU recurrence `h @ W_hh` and the mixer's per-row products (small, step-bound
+        matmuls where the casts would cost what bfloat16 saves, and the hidden state keeps
+        its precision); and the TD targets. The target networks, like acting, evaluation and
+        RS-PPS's swap evaluation, run without a gradient, outside `SlotAffine`: a forward
+        pass only (about a quarter of an update's multiply work), and the regression goal
+        the rounded gradient path is measured against stays as it is at fp32.
+        """
         cfg = self.cfg
         n_actions = self.agents.n_actions
         inputs = build_agent_inputs(batch.obs, batch.actions, n_actions)
-        q = self.agent_qs(self.agents, inputs)  # [B, T+1, N, A]
+        with self._online_precision():
+            q = self.agent_qs(self.agents, inputs)  # [B, T+1, N, A]
         chosen = q[:, :-1].gather(-1, batch.actions.unsqueeze(-1)).squeeze(-1)  # [B, T, N]
         with torch.no_grad():
             target_q = self.agent_qs(self.target_agents, inputs)[:, 1:]
@@ -144,11 +168,18 @@ class Learner:
                                         next_tot, cfg.gamma, cfg.td_lambda)
         # time-major from here on ([R, T, B/R]): a group's zero-padded steps are then trailing
         # rows, which the mixer's gradients and the loss's sum add exactly (`pps.nets.row_sums`)
-        q_tot = self.mixer(self._time_major(chosen), self._time_major(batch.state[:, :-1]))
+        with self._online_precision():
+            q_tot = self.mixer(self._time_major(chosen), self._time_major(batch.state[:, :-1]))
         mask = self._time_major(batch.filled.float())
         errors = ((q_tot - self._time_major(targets)) * mask) ** 2
         # [R]: each run's masked mean
         return row_sum(errors.reshape(self.n_runs, -1)) / mask.reshape(self.n_runs, -1).sum(dim=1).clamp(min=1.0)
+
+    def _online_precision(self) -> AbstractContextManager[None]:
+        """The context the online networks run in: at fp32 a no-op (no precision state is
+        set, no autocast), so the float32 path runs exactly the ops it ran before the key."""
+        dtype = MATMUL_DTYPES[self.cfg.matmul_precision]
+        return nullcontext() if dtype is None else matmuls_in(dtype)
 
     def _time_major(self, x: torch.Tensor) -> torch.Tensor:
         """`[B, T, *f]` (R run blocks of B/R episodes) -> `[R, T, B/R, *f]`."""

@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from pps import atomic, provenance
-from pps.config import RunConfig, inert_keys
+from pps.config import KEYS_ADDED_WITH_OLD_BEHAVIOUR, RunConfig, inert_keys
 from pps.errors import UserError
 from pps.float_format import FLOAT32_DIGITS, SIGNIFICANT_DIGITS, format_float, format_float32
 from pps.run_lock import LOCK_FILE as LOCK_FILE  # re-exported: part of the contract, owned by pps.run_lock
@@ -152,8 +152,9 @@ def new_record(config: RunConfig, backend: str, label: str, deviations: list[str
 def check_same_run(out_dir: Path, previous: dict[str, Any], config: RunConfig) -> None:
     """Refuse to resume into (or overwrite) a folder that holds a different run. Keys that
     cannot change this run (`inert_keys`: e.g. RS-PPS's for QMIX) are not compared, so a
-    folder from a version before such a key existed still resumes."""
-    old = dict(previous.get("config") or {})
+    folder from a version before such a key existed still resumes, and so does one without a
+    key whose default is what runs did before it existed (`KEYS_ADDED_WITH_OLD_BEHAVIOUR`)."""
+    old = {**KEYS_ADDED_WITH_OLD_BEHAVIOUR, **(previous.get("config") or {})}
     new = config.to_dict()
     ignored = set(RESUMABLE_DIFFERENCES) | inert_keys(config)
     differing = sorted(k for k in set(old) | set(new) if k not in ignored and old.get(k) != new.get(k))

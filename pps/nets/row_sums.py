@@ -23,14 +23,50 @@ The remedy, by construction rather than by the blocking of one BLAS:
 
 Costs: up to `ROW_CHUNK - 1` padding rows per layer and slot, and one `[S, n, out, in]`
 buffer of chunk products per weight gradient.
+
+Reduced precision (`matmuls_in`, the run key `matmul_precision`): inside it, `SlotAffine`'s
+matrix multiplies (forward, input gradient, chunk products of the weight gradient) round
+their inputs to bfloat16 and cast each product back to float32; everything else (biases,
+the one-output head's dot product, the chunk sums, the gradients handed to autograd) stays
+float32. Outside it, not one op differs from the float32 code.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 import torch
 
 # Rows per chunk: a multiple of every vector width and register block in use (8, 16, 64).
 ROW_CHUNK = 128
+
+
+# The dtype `SlotAffine`s applied now run their matrix multiplies in; None: the tensors' own (float32)
+_MATMUL_DTYPE: ContextVar[torch.dtype | None] = ContextVar("matmul_dtype", default=None)
+
+
+@contextmanager
+def matmuls_in(dtype: torch.dtype) -> Iterator[None]:
+    """`SlotAffine`s applied inside run their matrix multiplies in `dtype` (forward and, as
+    recorded at the forward, backward). Explicit casts rather than `torch.autocast`: autocast
+    hands back bfloat16 outputs, so the GRU's gates and hidden state downstream would run in
+    bfloat16 too, it rounds `baddbmm`'s bias with the product, and a custom Function's
+    backward runs outside it (on CPU, with bfloat16 gradients that meet float32 weights)."""
+    token = _MATMUL_DTYPE.set(dtype)
+    try:
+        yield
+    finally:
+        _MATMUL_DTYPE.reset(token)
+
+
+def bmm_in(a: torch.Tensor, b: torch.Tensor, dtype: torch.dtype | None) -> torch.Tensor:
+    """`torch.bmm(a, b)`, or with both inputs rounded to `dtype` and the product cast back to
+    `a`'s dtype (accumulated as torch's kernel for `dtype` does)."""
+    if dtype is None:
+        return torch.bmm(a, b)
+    return torch.bmm(a.to(dtype), b.to(dtype)).to(a.dtype)
 
 
 def padded_rows(k: int, chunk: int = ROW_CHUNK) -> int:
@@ -78,6 +114,9 @@ class SlotAffine(torch.autograd.Function):
     One output (QMIX's state-value head) is a row-wise dot product rather than a matmul:
     torch sends a batched matrix-vector product to a different BLAS kernel for one slot than
     for several, so a run would round differently alone and in a group.
+
+    Inside `matmuls_in` its matmuls run in that dtype, the backward's too (the dtype is read
+    at the forward: autograd runs the backward after the context has closed).
     """
 
     @staticmethod
@@ -85,8 +124,8 @@ class SlotAffine(torch.autograd.Function):
         k = x.shape[1]
         x = pad_rows(x)
         ctx.save_for_backward(x, weight)
-        ctx.rows = k
-        return affine_padded(x, weight, bias)[:, :k]
+        ctx.rows, ctx.dtype = k, _MATMUL_DTYPE.get()
+        return affine_padded(x, weight, bias, ctx.dtype)[:, :k]
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
@@ -95,14 +134,16 @@ class SlotAffine(torch.autograd.Function):
         grad = pad_rows(grad)
         grad_x = grad_w = grad_b = None
         if ctx.needs_input_grad[0]:
-            grad_x = (grad * weight if weight.shape[1] == 1 else torch.bmm(grad, weight))[:, :k]
+            grad_x = (grad * weight if weight.shape[1] == 1 else bmm_in(grad, weight, ctx.dtype))[:, :k]
         if ctx.needs_input_grad[1] or ctx.needs_input_grad[2]:
-            grad_w, grad_b = _chunked_parameter_grads(x, grad)
+            grad_w, grad_b = _chunked_parameter_grads(x, grad, ctx.dtype)
         return grad_x, grad_w, grad_b
 
 
-def _chunked_parameter_grads(x: torch.Tensor, grad: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Weight `[S, out, in]` and bias `[S, out]` gradients of rows padded to whole chunks.
+def _chunked_parameter_grads(x: torch.Tensor, grad: torch.Tensor,
+                             dtype: torch.dtype | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Weight `[S, out, in]` and bias `[S, out]` gradients of rows padded to whole chunks
+    (the chunk products in `dtype` when given, their sums in float32).
 
     All chunks of all slots go through one batched matmul of `[out, C] @ [C, in]` per
     chunk (one shape, one stride pattern, 512-byte-aligned starts), then are added by the
@@ -121,15 +162,19 @@ def _chunked_parameter_grads(x: torch.Tensor, grad: torch.Tensor) -> tuple[torch
     if n_out == 1:  # a matrix-vector product would take another BLAS kernel; elementwise instead
         part_w = (gc * xc).sum(dim=1, keepdim=True)
     else:
-        part_w = torch.bmm(gc.transpose(1, 2), xc)
+        part_w = bmm_in(gc.transpose(1, 2), xc, dtype)
     part_b = gc.sum(dim=1)
     return (add_in_order(part_w[:s * n].view(s, n, n_out, n_in)), add_in_order(part_b[:s * n].view(s, n, n_out)))
 
 
-def affine_padded(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
-    """`bias + x @ weight^T` for rows already padded to whole chunks."""
+def affine_padded(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor,
+                  dtype: torch.dtype | None = None) -> torch.Tensor:
+    """`bias + x @ weight^T` for rows already padded to whole chunks; the matmul in `dtype`
+    when given (then unfused, so that the bias is added in float32, not rounded with it)."""
     if weight.shape[1] == 1:
         return (x * weight).sum(dim=-1, keepdim=True) + bias.unsqueeze(1)
+    if dtype is not None:
+        return bmm_in(x, weight.transpose(1, 2), dtype) + bias.unsqueeze(1)
     # baddbmm fuses bias and matmul: [S, K, out] = bias[S, 1, out] + x @ W^T
     return torch.baddbmm(bias.unsqueeze(1), x, weight.transpose(1, 2))
 

@@ -132,7 +132,8 @@ def learner(c: RunConfig, info: EnvInfo, slots: SlotAgents, layout: SlotLayout, 
                        c.hypernet_layers, init_seeds=[s["init"] for s in seeds]).to(device)
     return Learner(slots, layout, mixer, LearnerConfig(
         gamma=c.gamma, lr=c.lr, optimizer=c.optimizer, grad_clip=c.grad_clip, double_q=c.double_q,
-        td_lambda=c.td_lambda, target_update_interval=c.target_update_interval, reward_scale=c.effective_reward_scale))
+        td_lambda=c.td_lambda, target_update_interval=c.target_update_interval, reward_scale=c.effective_reward_scale,
+        matmul_precision=c.matmul_precision))
 
 
 def replay(c: RunConfig, info: EnvInfo, seeds: list[dict[str, int]]) -> ReplayBuffer:

@@ -50,6 +50,9 @@ def deviations(config: RunConfig) -> list[str]:
                    "authors' PyMARL config: continuing_episode False, every time-out terminal)")
     if config.compact_buffer:
         out.append("replay stores observations/states as float16")
+    if config.matmul_precision == "bf16":
+        out.append("matmul_precision bf16: the learner's large matrix multiplies in bfloat16 "
+                   "(float32 parameters, optimiser state, gradient sums and TD targets)")
     return out
 
 

@@ -46,7 +46,8 @@ CURVE_METRICS: tuple[str, ...] = tuple(c for c in METRIC_COLUMNS if c != "step")
 CURVES_METRICS: tuple[str, ...] = (*CURVE_METRICS, SCORE_METRIC)  # the `metric` values of curves.csv, in order
 FINAL_METRICS = ("test_win_rate", "test_return_mean", "test_ep_len_mean", "train_return_mean")
 # run.json entries that make runs of one map incomparable when they differ (docs/design.md §6)
-COMPARABILITY_KEYS = ("t_max", "eval_interval", "eval_episodes", "n_envs", "updates_per_episode", "backend", "device")
+COMPARABILITY_KEYS = ("t_max", "eval_interval", "eval_episodes", "n_envs", "updates_per_episode", "backend", "device",
+                      "matmul_precision")
 
 
 def sort_runs(runs: list[Run]) -> list[Run]:
