@@ -36,3 +36,10 @@ def one_thread() -> Iterator[None]:
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The slow end-to-end tests first, in their file order, then the rest: with one worker per
+    core (pytest-xdist) the long ones then start early and the fast ones fill the gaps, rather
+    than one long test running alone at the end while the other core idles."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
