@@ -39,7 +39,7 @@ def one_thread() -> Iterator[None]:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The slow end-to-end tests first, in their file order, then the rest: with one worker per
-    core (pytest-xdist) the long ones then start early and the fast ones fill the gaps, rather
-    than one long test running alone at the end while the other core idles."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+    """The SLURM test first: it spends its two minutes mostly waiting on the scheduler, so it
+    overlaps the other worker's CPU-bound tests instead of running alone at the end (xdist's
+    work stealing hands each worker a contiguous share of the collection, in this order)."""
+    items.sort(key=lambda item: item.get_closest_marker("slurm") is None)
