@@ -184,23 +184,22 @@ def claim_designs(final: pd.DataFrame, chosen: dict, baseline: str, high_dim: tu
             "claim3": _design(final, chosen, pps, high) if "rs-pps" in pps and len(pps) > 1 else (0, 0)}
 
 
-def _power(design: tuple[int, int], claim: str):
-    return design_power(claim, *design) if design[1] else None
+def _power(design: tuple[int, int], claim: str, calibration: tuple[dict, pd.DataFrame] | None):
+    return design_power(claim, *design, calibration[1]) if design[1] and calibration else None
 
 
-def _power_cell(design: tuple[int, int], claim: str, verdict: str = "") -> str:
+def _power_cell(design: tuple[int, int], claim: str, calibration, verdict: str = "") -> str:
     if verdict == NOT_APPLICABLE:
         return "– (not applicable)"
     if not design[1]:
         return "– (not judged on any map here)"
-    return power_headline(_power(design, claim))
+    return power_headline(_power(design, claim, calibration))
 
 
-def _power_section(design: tuple[int, int], claim: str, verdict: str = "") -> str:
+def _power_section(design: tuple[int, int], claim: str, calibration, verdict: str = "") -> str:
     if verdict == NOT_APPLICABLE or not design[1]:
         return "Power at this design: none, the claim is not judged on any map of this run."
-    loaded = load()
-    return power_markdown(_power(design, claim), loaded[0] if loaded else None)
+    return power_markdown(_power(design, claim, calibration), calibration[0] if calibration else None)
 
 
 # --------------------------------------------------------------------------- the document
@@ -255,6 +254,7 @@ def claims_markdown(final: pd.DataFrame, *, baseline: str, claims_interval: int,
         "| :-- | :-- | :-- |",
     ]
     designs = claim_designs(final, chosen, baseline, high_dim)
+    calibration = load()  # read once for the three claims
     sections = []
 
     h, rows, verdicts, m = claim_improvement(final, chosen, baseline, seed, rules)
@@ -264,7 +264,7 @@ def claims_markdown(final: pd.DataFrame, *, baseline: str, claims_interval: int,
     else:
         v1 = ", ".join(f"{row[0]}: {v}" for row, v in zip(rows, verdicts))
     claim1 = f"{100 * lo:.0f}–{100 * hi:.0f}% average improvement over {base_label}"
-    out.append(f"| 1. \"{claim1}\" | {v1} | {_power_cell(designs['claim1'], 'claim1')} |")
+    out.append(f"| 1. \"{claim1}\" | {v1} | {_power_cell(designs['claim1'], 'claim1', calibration)} |")
     sec = [f"## 1. \"{claim1}\"", "",
            f"Measured: per PPS method, on the maps both it and {base_label} ran with at least {rules.min_seeds} seeds "
            f"each, the average over maps of the relative gain in mean final {word}, (mean PPS − mean {base_label}) / "
@@ -273,23 +273,23 @@ def claims_markdown(final: pd.DataFrame, *, baseline: str, claims_interval: int,
            f"(studentized permutation tests across maps, each at {rules.size_factor} × {rules.alpha}/{m} = "
            f"{rules.level(m):.3g}).", ""]
     sec += [T.markdown(h, rows).rstrip()] if rows else ["No PPS method or no baseline in this run: nothing to compare."]
-    sec += ["", _power_section(designs["claim1"], "claim1")]
+    sec += ["", _power_section(designs["claim1"], "claim1", calibration)]
     sections.append("\n".join(sec))
 
     h, rows, (v2, why2) = claim_wins(final, chosen, baseline, rules)
     out.append(f"| 2. \"wins tasks {base_label} cannot\" | {v2}: {why2} | "
-               f"{_power_cell(designs['claim2'], 'claim2', v2)} |")
+               f"{_power_cell(designs['claim2'], 'claim2', calibration, v2)} |")
     sections.append(_section(
         f"2. \"Wins tasks {base_label} cannot\"",
         f"on each map with a win condition, how many seeds of {base_label} and of each PPS method learn it (final "
         f"win rate ≥ {rules.learn_score:.2g}), with exact {_level(1 - 2 * rules.alpha)} Clopper–Pearson intervals "
         f"of the share that learns; the pair's exact p that {base_label} learns in fewer than {rules.split:.0%} of "
         f"seeds and the PPS method in more (Holm-adjusted over every pair), and the p that this is ruled out.",
-        v2, why2, h, rows) + "\n\n" + _power_section(designs["claim2"], "claim2", v2))
+        v2, why2, h, rows) + "\n\n" + _power_section(designs["claim2"], "claim2", calibration, v2))
 
     h, rows, (v3, why3) = claim_rs_high_dim(final, chosen, high_dim, seed, rules)
     out.append(f"| 3. \"RS-PPS strongest on high-dimensional maps\" | {v3}: {why3} | "
-               f"{_power_cell(designs['claim3'], 'claim3', v3)} |")
+               f"{_power_cell(designs['claim3'], 'claim3', calibration, v3)} |")
     source = (f"maps with ≥ {rules.high_dim_min_units} units in total in the suite's map tables, the paper names none"
               if tuple(high_dim) == HIGH_DIM_MAPS else "given with --high-dim-maps")
     sections.append(_section(
@@ -297,7 +297,7 @@ def claims_markdown(final: pd.DataFrame, *, baseline: str, claims_interval: int,
         f"on the high-dimensional maps of this run that every PPS method ran (counted as such: {', '.join(high_dim)}; "
         f"{source}), each PPS method's mean final {word} averaged over those maps, and RS-PPS against each other PPS "
         f"method (difference of means averaged over maps, studentized permutation tests).",
-        v3, why3, h, rows) + "\n\n" + _power_section(designs["claim3"], "claim3", v3))
+        v3, why3, h, rows) + "\n\n" + _power_section(designs["claim3"], "claim3", calibration, v3))
 
     out += ["", *["\n".join([s, ""]) for s in sections]]
     out += ["## How verdicts are decided", "", rules_markdown(rules), ""]
