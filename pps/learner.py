@@ -19,6 +19,7 @@ from torch import nn
 
 from pps import runstack
 from pps.buffer import EpisodeBatch
+from pps.nets.active_rows import ActiveRows
 from pps.nets.agents import NEG_INF, SlotAgents, SlotLayout
 from pps.nets.row_sums import matmuls_in, row_sum
 from pps.slot_optimizer import SlotOptimizer
@@ -97,6 +98,25 @@ def clip_grad_norm_per_run(params: list[nn.Parameter], max_norm: float, n_runs: 
     return total
 
 
+@dataclass(frozen=True)
+class AgentRows:
+    """The agent rows a loss computes, as `unroll_active` lays them out (`in_slots`) and as
+    the batch's `[B, T+1, N]` holds them (`in_batch`)."""
+
+    in_slots: ActiveRows
+    in_batch: ActiveRows
+
+
+@dataclass(frozen=True)
+class MixerRows:
+    """Each run's real steps: in a `[B, T]` tensor (`steps`), and in the `[B, T+1]` states at
+    the step (`states`) and after it (`next_states`)."""
+
+    steps: ActiveRows
+    states: ActiveRows
+    next_states: ActiveRows
+
+
 class Learner:
     """Owns the online and target networks and the optimiser; `update(batch)` is one learner update.
 
@@ -126,15 +146,51 @@ class Learner:
         self.slot_optimizer = SlotOptimizer(self.optimizer, self.n_runs)
         self.updates = 0
 
-    def agent_qs(self, agents: SlotAgents, inputs: torch.Tensor) -> torch.Tensor:
-        """Q-values `[B, T, N, A]` for whole episodes from zero hidden state."""
-        b, t, n, f = inputs.shape
-        x = self.layout.to_slots(inputs.transpose(1, 2))  # [B, N, T, f] -> [S, M, T, f]
-        q = agents.unroll(x)
-        return self.layout.from_slots(q, b).transpose(1, 2)
+    def agent_qs(self, agents: SlotAgents, inputs: torch.Tensor, packed: torch.Tensor, rows: AgentRows) -> torch.Tensor:
+        """Q-values `[B, T, N, A]` for whole episodes from zero hidden state, computed on
+        `rows`' active (step, env, agent) rows (`packed`: those rows of `inputs`, packed once
+        for the online and the target network); the others hold zeros (or filler)."""
+        b, t, n, _ = inputs.shape
+        q = agents.unroll_active(packed, rows.in_slots, t)
+        return rows.in_batch.unpack(q).view(b, t, n, -1)
+
+    def agent_rows(self, batch: EpisodeBatch) -> AgentRows:
+        """The agent rows the loss reads: step t of an episode of L real steps for t <= L
+        (Q at the steps taken, and at the observation after the last one for its target)."""
+        b, t, n = batch.actions.shape
+        lengths = batch.filled.sum(dim=1)  # [B]
+        steps = torch.arange(t + 1, device=lengths.device)
+        active = (steps <= lengths.unsqueeze(1)).unsqueeze(-1).expand(b, t + 1, n)  # [B, T+1, N]
+        positions = torch.arange(b * (t + 1) * n, device=lengths.device).view(b, t + 1, n)
+        in_slots = ActiveRows.from_mask(self._slot_time_major(active))
+        return AgentRows(in_slots, in_slots.through(self._slot_time_major(positions).reshape(-1)))
+
+    def _slot_time_major(self, x: torch.Tensor) -> torch.Tensor:
+        """`[B, T, N]` -> `[S, T * M]`: each slot's rows, time-major (the unroll's layout)."""
+        b, t = x.shape[:2]
+        slots = self.layout.to_slots(x.transpose(1, 2))  # [S, M, T]
+        return slots.transpose(1, 2).reshape(slots.shape[0], -1)
+
+    def mixer_rows(self, batch: EpisodeBatch) -> MixerRows:
+        """Each run's real steps, time-major as the run has them alone ([R, T, B/R]: a run's
+        rows do not move when other runs' episodes are longer)."""
+        b, t = batch.filled.shape
+        in_runs = ActiveRows.from_mask(self._time_major(batch.filled).reshape(self.n_runs, -1))
+
+        def positions(width: int) -> torch.Tensor:  # step t of episode e in a [B, width] layout
+            grid = torch.arange(b * width, device=batch.filled.device).view(b, width)[:, :t]
+            return self._time_major(grid).reshape(-1)
+
+        states = in_runs.through(positions(t + 1), size=b * (t + 1))
+        return MixerRows(steps=in_runs.through(positions(t)), states=states, next_states=states.shifted(1))
 
     def loss(self, batch: EpisodeBatch) -> torch.Tensor:
         """Each run's masked mean squared TD error, `[R]`.
+
+        Only real steps are computed (`pps.nets.active_rows`): the agents' row-wise layers
+        on each episode's steps up to its last observation, the mixers and the TD error on
+        its steps taken, each run's rows time-major as it has them alone; the batch's
+        zero-padded steps (a third of a batch's rows on SMAX) cost no row-wise work.
 
         `matmul_precision: bf16` runs the online agents' and mixer's row-wise matmuls (each
         `SlotAffine` of more than one output: input layer, GRU input gates, output head,
@@ -151,29 +207,28 @@ class Learner:
         cfg = self.cfg
         n_actions = self.agents.n_actions
         inputs = build_agent_inputs(batch.obs, batch.actions, n_actions)
+        agent_rows, rows = self.agent_rows(batch), self.mixer_rows(batch)
+        packed = agent_rows.in_batch.pack(inputs)
         with self._online_precision():
-            q = self.agent_qs(self.agents, inputs)  # [B, T+1, N, A]
+            q = self.agent_qs(self.agents, inputs, packed, agent_rows)  # [B, T+1, N, A]
         chosen = q[:, :-1].gather(-1, batch.actions.unsqueeze(-1)).squeeze(-1)  # [B, T, N]
         with torch.no_grad():
-            target_q = self.agent_qs(self.target_agents, inputs)[:, 1:]
+            target_q = self.agent_qs(self.target_agents, inputs, packed, agent_rows)[:, 1:]
             unavailable = ~batch.avail[:, 1:]
             chooser = q[:, 1:].detach() if cfg.double_q else target_q
             best = chooser.masked_fill(unavailable, NEG_INF).argmax(dim=-1, keepdim=True)
             next_q = target_q.gather(-1, best).squeeze(-1)
-            # time-major like the online mixer below: a row's place in the mixer's matmuls
-            # must not depend on how long the other episodes of the batch are
-            next_tot = self._batch_major(self.target_mixer(self._time_major(next_q),
-                                                           self._time_major(batch.state[:, 1:])))
+            next_tot = self.target_mixer(rows.steps.pack(next_q), rows.next_states.pack(batch.state))
+            # back to [B, T] for the recursion over time; unread padded steps hold zeros
+            next_values = rows.steps.unpack(next_tot).view_as(batch.reward)
             targets = td_lambda_targets(batch.reward * cfg.reward_scale, batch.terminated, batch.filled,
-                                        next_tot, cfg.gamma, cfg.td_lambda)
-        # time-major from here on ([R, T, B/R]): a group's zero-padded steps are then trailing
-        # rows, which the mixer's gradients and the loss's sum add exactly (`pps.nets.row_sums`)
+                                        next_values, cfg.gamma, cfg.td_lambda)
         with self._online_precision():
-            q_tot = self.mixer(self._time_major(chosen), self._time_major(batch.state[:, :-1]))
-        mask = self._time_major(batch.filled.float())
-        errors = ((q_tot - self._time_major(targets)) * mask) ** 2
+            q_tot = self.mixer(rows.steps.pack(chosen), rows.states.pack(batch.state))  # [R, K]
+        keep = rows.steps.keep()
+        errors = ((q_tot - rows.steps.pack(targets, feature_dims=0)) * keep) ** 2
         # [R]: each run's masked mean
-        return row_sum(errors.reshape(self.n_runs, -1)) / mask.reshape(self.n_runs, -1).sum(dim=1).clamp(min=1.0)
+        return row_sum(errors) / rows.steps.counts.float().clamp(min=1.0)
 
     def _online_precision(self) -> AbstractContextManager[None]:
         """The context the online networks run in: at fp32 a no-op (no precision state is
@@ -184,11 +239,6 @@ class Learner:
     def _time_major(self, x: torch.Tensor) -> torch.Tensor:
         """`[B, T, *f]` (R run blocks of B/R episodes) -> `[R, T, B/R, *f]`."""
         return x.reshape(self.n_runs, -1, *x.shape[1:]).transpose(1, 2)
-
-    @staticmethod
-    def _batch_major(x: torch.Tensor) -> torch.Tensor:
-        """The inverse of `_time_major`: `[R, T, B/R, *f]` -> `[B, T, *f]`."""
-        return x.transpose(1, 2).flatten(0, 1)
 
     def update(self, batch: EpisodeBatch) -> list[float]:
         """One learner update of every run; returns each run's loss."""

@@ -21,7 +21,7 @@ PACKAGE = ROOT / "pps"
 # below it. The first prefix that matches a module's dotted name decides its layer.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("foundation", ("pps.errors", "pps.atomic", "pps.timing", "pps.methods", "pps.devices",
-                    "pps.run_lock", "pps.provenance", "pps.float_format")),
+                    "pps.run_lock", "pps.provenance", "pps.float_format", "pps.allocator")),
     ("envs", ("pps.envs",)),
     ("nets", ("pps.nets",)),
     ("config", ("pps.config", "pps.seeding")),

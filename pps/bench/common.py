@@ -30,6 +30,7 @@ class Settings:
     learner_maps: tuple[str, ...] = LEARNER_MAPS_FULL
     batch_episodes: int = 32
     episode_len: int = 60  # T of the synthetic batch (SMAX's limit is 100; 60 is a typical 3m/8m episode)
+    fill: float = 0.7  # real steps over the batch's B x T (SMAX 3m batches: 0.64-0.74)
     hidden: int = 64
     warmup: int = 3
     repeats: int = 10

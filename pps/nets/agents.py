@@ -22,6 +22,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from pps.nets.active_rows import ActiveRows
 from pps.nets.row_sums import slot_affine
 
 # The Q-value an unavailable action is masked with before an argmax (acting, and the
@@ -147,16 +148,28 @@ class SlotAgents(nn.Module):
         return self.fc2(h, fixed_rows=True), h
 
     def unroll(self, x: torch.Tensor) -> torch.Tensor:
-        """A whole sequence from a zero hidden state. x `[S, M, T, in]` -> q `[S, M, T, A]`.
-
-        The input layer, the GRU's input gates and the output head are computed for all T
-        steps in one matmul each; only the `h @ W_hh` recurrence loops over time. Rows are
-        time-major (step 0's M rows, then step 1's, ...), so the zero-padded steps a run
-        group appends are trailing rows, which `SlotAffine`'s gradients sum exactly.
-        """
+        """A whole sequence from a zero hidden state, every row computed. x `[S, M, T, in]`
+        -> q `[S, M, T, A]` (`unroll_active` with every row active)."""
         s, m, t, _ = x.shape
-        rows = x.transpose(1, 2).reshape(s, t * m, -1)
-        gates_x = self.rnn.input_gates(F.relu(self.fc1(rows))).view(s, t, m, -1)
+        rows = ActiveRows.from_mask(torch.ones(s, t * m, dtype=torch.bool, device=x.device))
+        q = self.unroll_active(rows.pack(x.transpose(1, 2)), rows, t)[:, :t * m]
+        return q.reshape(s, t, m, self.n_actions).transpose(1, 2)
+
+    def unroll_active(self, x: torch.Tensor, rows: ActiveRows, steps: int) -> torch.Tensor:
+        """Whole sequences from a zero hidden state, computed on their active rows only.
+
+        `rows` marks the active rows of a time-major layout of `steps` steps of M rows per
+        slot (step 0's M rows, then step 1's, ...); x `[S, P, in]` holds those rows packed
+        (`ActiveRows.pack`) and the result is q `[S, P, A]` on the same rows. The input layer,
+        the GRU's input gates and the output head run once over the packed rows (one matmul
+        each); only the `h @ W_hh` recurrence loops over time, on all M rows of each step (a
+        fixed row count, alone and in a group; inactive rows carry a hidden state nothing
+        reads). Trailing filler rows of a short slot in a group change no real row's bits
+        (`pps.nets.active_rows`).
+        """
+        s = x.shape[0]
+        m = rows.rows // steps
+        gates_x = rows.unpack(self.rnn.input_gates(F.relu(self.fc1(x)))).view(s, steps, m, -1)
         h = x.new_zeros(s, m, self.hidden)
         hs = []
         # unbind, not gates_x[:, i]: the backward of T separate selects zero-fills a full
@@ -165,8 +178,7 @@ class SlotAgents(nn.Module):
         for gates_t in gates_x.unbind(dim=1):
             h = self.rnn.step(gates_t, h)
             hs.append(h)
-        hidden = torch.stack(hs, dim=1).view(s, t * m, self.hidden)
-        return self.fc2(hidden).view(s, t, m, self.n_actions).transpose(1, 2)
+        return self.fc2(rows.pack(torch.stack(hs, dim=1)))
 
     def slot_state_dict(self, slot: int) -> dict[str, torch.Tensor]:
         """Slot `slot`'s parameters in `RNNAgent`'s layout (for the reference and tests)."""

@@ -18,7 +18,9 @@ from pps.nets.agents import SlotLayout, agent_from_slot
 from pps.nets.mixers import QMixer
 
 
-def test_reference_loop_learner_equals_slot_learner():
+@pytest.mark.parametrize("fill", [1.0, 0.6])
+def test_reference_loop_learner_equals_slot_learner(fill):
+    """The slot learner skips padded steps, the loop computes them: the same loss."""
     n, obs, state, a, hidden = 3, 5, 6, 4, 8
     torch.manual_seed(0)
     slot = build_learner("independent", n, obs + a + n, hidden, a, state, torch.device("cpu"), seed=1)
@@ -28,7 +30,8 @@ def test_reference_loop_learner_equals_slot_learner():
     mixer = QMixer(n, state)
     mixer.load_state_dict(slot.mixer.state_dict())
     ref = ReferenceLoopLearner(loop_agents, SlotLayout("per_agent", n, n), mixer, learner_config())  # type: ignore[arg-type]
-    batch = synthetic_batch(3, 5, n, obs, state, a, torch.device("cpu"))
+    batch = synthetic_batch(6, 9, n, obs, state, a, torch.device("cpu"), fill=fill)
+    assert batch.filled.float().mean().item() == pytest.approx(fill, abs=0.2)
     torch.testing.assert_close(ref.loss(batch), slot.loss(batch), rtol=1e-5, atol=1e-6)
 
 
@@ -41,7 +44,7 @@ def test_smoke_learner_and_memory_in_process(tmp_path, capsys):
     for key in ("date", "versions", "torch_threads", "cpu_count"):
         assert key in record["host"]
     variants = {r["variant"] for r in record["rows"] if r["bench"] == "learner_update"}
-    assert variants == {"shared", "independent", "reference-loop"}
+    assert variants == {"shared", "independent", "shared every row", "independent every row", "reference-loop"}
     mem = [t for t in record["targets"] if t["target"].startswith("buffer")]
     assert mem and mem[0]["result"] == "PASS"  # a byte count, not a timing
     assert (tmp_path / "smoke.md").read_text().startswith("| benchmark")
@@ -67,7 +70,9 @@ def test_targets_are_judged_from_rows():
                 "n_agents": n, "variant": variant, "device": "cpu"}
 
     rows = [lr("shared", 100.0), lr("independent", 120.0), lr("reference-loop", 300.0),
+            lr("shared every row", 140.0), lr("independent every row", 130.0),
             lr("shared", 10.0, 3), lr("independent", 20.0, 3),
+            lr("shared", 1000.0, 27), lr("independent", 700.0, 27),
             {"bench": "env_throughput", "value": 900.0, "map": "3m", "n_envs": 8, "impl": "backend"},
             {"bench": "env_throughput", "value": 1000.0, "map": "3m", "n_envs": 8, "impl": "bare"}]
     got = {(t["target"], t["case"].split(" ")[0] if "N=" in t["case"] else t["case"]): t["result"]
@@ -76,6 +81,10 @@ def test_targets_are_judged_from_rows():
     assert got[("speed-up vs per-agent loop", "N=8")] == "FAIL"  # 2.5x < 4x
     assert got[("independent / shared update time", "N=3")] == "info"  # the target is stated at N = 8
     assert got[("SMAX backend / bare jit", "3m B=8")] == "PASS"
+    assert got[("skipping padded steps (shared): every-row / active-row time", "N=8")] == "PASS"  # 1.4x
+    assert got[("skipping padded steps (independent): every-row / active-row time", "N=8")] == "FAIL"  # 1.08x
+    many = [t for t in evaluate_targets(rows, 300) if t["target"].endswith("many agents")]
+    assert [(t["op"], t["result"]) for t in many] == [("<=", "PASS"), (">=", "FAIL")]  # 0.7: below the band
 
 
 @pytest.mark.slow
