@@ -48,6 +48,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--episode-len", type=int, dest="episode_len",
                    help="T of the learner benchmark's episodes (default 60)")
     p.add_argument("--batch", type=int, help="episodes per learner batch (default 32)")
+    p.add_argument("--fill", type=float,
+                   help="share of the learner batch's steps that are real, the rest padding (default 0.7)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=Path("results/bench"), help="output folder (default results/bench)")
     p.add_argument("--strict", action="store_true", help="exit with status 1 if any target FAILs")
@@ -87,6 +89,10 @@ def _settings(args: argparse.Namespace):
         if args.batch <= 0:
             raise UserError(f"--batch must be a positive integer, got {args.batch}.")
         s.batch_episodes = args.batch
+    if args.fill is not None:
+        if not 0.0 < args.fill <= 1.0:
+            raise UserError(f"--fill must be in (0, 1], the share of real steps in a batch, got {args.fill}.")
+        s.fill = args.fill
     return s
 
 

@@ -59,6 +59,12 @@ def test_cuda_request_without_cuda_is_skipped_clearly(tmp_path, capsys):
     assert record["rows"] == [] and record["skipped"]
 
 
+@pytest.mark.parametrize("fill", ["0", "1.5", "-0.2"])
+def test_a_fill_outside_0_to_1_is_a_user_error(tmp_path, capsys, fill):
+    assert main(["bench", "--smoke", "--only", "learner", "--fill", fill, "--out", str(tmp_path)]) == 2
+    assert "--fill must be in (0, 1]" in capsys.readouterr().err
+
+
 def test_bad_only_is_a_user_error(tmp_path, capsys):
     assert main(["bench", "--smoke", "--only", "learnr", "--out", str(tmp_path)]) == 2
     assert "unknown benchmark" in capsys.readouterr().err

@@ -232,10 +232,12 @@ def test_a_killed_group_resumes_every_run_exactly(tmp_path):
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert not any((out / f"seed{s}" / "metrics.csv").exists() for s in range(3))
+    assert all(json.loads((out / f"seed{s}" / "run.json").read_text())["status"] == "running" for s in range(3))
 
     resumed = subprocess.run([*run, "--out", str(out)], capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr
     assert resumed.stderr.count("resumed:") == 3
+    assert all(json.loads((out / f"seed{s}" / "run.json").read_text())["resumed"] == 1 for s in range(3))
     for s in range(3):
         pd.testing.assert_frame_equal(metrics(tmp_path / "straight" / f"seed{s}"), metrics(out / f"seed{s}"))
         assert episodes(tmp_path / "straight" / f"seed{s}") == episodes(out / f"seed{s}")  # carried by the checkpoint
