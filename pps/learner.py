@@ -156,7 +156,9 @@ class Learner:
 
     def agent_rows(self, batch: EpisodeBatch) -> AgentRows:
         """The agent rows the loss reads: step t of an episode of L real steps for t <= L
-        (Q at the steps taken, and at the observation after the last one for its target)."""
+        (Q at the steps taken, and at the observation after the last one for its target).
+        L is the count of `filled` steps: the replay buffer's `filled` is a prefix (an
+        episode's real steps come first, then padding)."""
         b, t, n = batch.actions.shape
         lengths = batch.filled.sum(dim=1)  # [B]
         steps = torch.arange(t + 1, device=lengths.device)
@@ -219,7 +221,8 @@ class Learner:
             best = chooser.masked_fill(unavailable, NEG_INF).argmax(dim=-1, keepdim=True)
             next_q = target_q.gather(-1, best).squeeze(-1)
             next_tot = self.target_mixer(rows.steps.pack(next_q), rows.next_states.pack(batch.state))
-            # back to [B, T] for the recursion over time; unread padded steps hold zeros
+            # back to [B, T] for the recursion over time: padded steps hold zeros or filler
+            # (finite values the recursion multiplies by 0, never a real step's target)
             next_values = rows.steps.unpack(next_tot).view_as(batch.reward)
             targets = td_lambda_targets(batch.reward * cfg.reward_scale, batch.terminated, batch.filled,
                                         next_values, cfg.gamma, cfg.td_lambda)

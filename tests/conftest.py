@@ -28,6 +28,14 @@ def pps_cli() -> Callable[..., subprocess.CompletedProcess]:
     return _run_pps
 
 
+@pytest.fixture(autouse=True)
+def malloc_policy_stays_glibcs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`pps train` and `pps bench` called in-process (`pps.cli.main`) would switch this test
+    worker's malloc to keep freed memory for every later test; the policy is tested in
+    subprocesses (tests/test_allocator.py), where the commands run as users run them."""
+    monkeypatch.setattr("pps.allocator.retain_freed_memory", lambda: False)
+
+
 @pytest.fixture
 def one_thread() -> Iterator[None]:
     """One torch thread, as every training run uses by default: the bit-identity promises hold

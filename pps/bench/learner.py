@@ -7,9 +7,10 @@ The batch is synthetic (random observations, all actions available) with the map
 dimensions from `env_info`: B episodes cut to the longest, T steps, whose lengths fill
 `Settings.fill` of the batch's steps (SMAX batches measured 0.64-0.74 filled on 3m).
 
-The "every row" variants are the same learner computing the padded steps too, as it did
-before it skipped them (`EveryRowLearner`): their ratio to the plain variants is what
-skipping padding saves, measured in the same run.
+The "every row" variants are the same learner computing the padded steps too
+(`EveryRowLearner`: every row marked active, so it also pays the index work the learner
+before the skip did not do): their ratio to the plain variants is what skipping padding
+saves, measured in the same run.
 
 The reference learner replaces only the agent unroll (`agent_qs`) by the structure of the
 authors' code: N separate `RNNAgent` modules, `for t in T: for i in N: q, h_i = agent_i(x[:, t, i], h_i)`.
@@ -45,11 +46,11 @@ def learner_config() -> LearnerConfig:
 def synthetic_batch(b: int, t: int, n: int, obs_dim: int, state_dim: int, n_actions: int,
                     device: torch.device, seed: int = 0, fill: float = 1.0) -> EpisodeBatch:
     """B episodes cut to the longest (T steps); the others' lengths are uniform on
-    [T (2 fill - 1), T], so about `fill` of the steps are real; padded steps are zeros, as
-    the replay buffer stores them."""
+    [T (2 fill - 1), T] (fill >= 0.5) or [0, 2 T fill], so about `fill` of the steps are
+    real; padded steps are zeros, as the replay buffer stores them."""
     g = torch.Generator().manual_seed(seed)
-    shortest = max(0.0, 2 * fill - 1)
-    lengths = (t * (shortest + (1 - shortest) * torch.rand(b, generator=g))).ceil().long().clamp(1, t)
+    low, high = (2 * fill - 1, 1.0) if fill >= 0.5 else (0.0, 2 * fill)
+    lengths = (t * (low + (high - low) * torch.rand(b, generator=g))).ceil().long().clamp(1, t)
     lengths[0] = t
     filled = torch.arange(t).unsqueeze(0) < lengths.unsqueeze(1)
     seen = (torch.arange(t + 1).unsqueeze(0) <= lengths.unsqueeze(1)).float()

@@ -19,8 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pps import atomic
-from pps.allocator import retain_freed_memory
+from pps import allocator, atomic
 from pps.bench.common import full_settings, host_record, quick_settings, say, smoke_settings
 from pps.bench.targets import evaluate_targets
 from pps.errors import UserError
@@ -183,7 +182,7 @@ def run(args: argparse.Namespace) -> int:
     from pps.envs.smax import pin_jax_cpu_threads
 
     pin_jax_cpu_threads(s.threads)  # as `pps train`, before jax is imported
-    retain_freed_memory()  # as `pps train`
+    allocator.retain_freed_memory()  # as `pps train`
     import torch
 
     torch.set_num_threads(s.threads)

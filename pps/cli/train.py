@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from pps.allocator import retain_freed_memory
+from pps import allocator
 from pps.config import load_config_file, parse_set_items, resolve_config
 from pps.errors import UserError
 from pps.host_memory import check_fits
@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     from pps.envs.smax import pin_jax_cpu_threads
 
     pin_jax_cpu_threads(configs[0].threads)
-    retain_freed_memory()  # the learner's large tensors are reused, not faulted in every update
+    allocator.retain_freed_memory()  # the learner's large tensors are reused, not faulted in every update
     from pps.devices import NATIVE_BF16_FLAGS, native_bf16
     from pps.train import run_group
 

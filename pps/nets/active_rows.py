@@ -13,7 +13,8 @@ group packs all its slots into one tensor of the longest slot's row count, so a 
 gets trailing filler rows; those rows' outputs are never read (their gradients are exact
 zeros), and trailing rows leave every real row's bits unchanged (`pps.nets.row_sums`).
 Filler rows are copies of the slot's own inactive rows (finite values), not fresh zeros, so
-that packing is one gather.
+that packing is one gather; what they compute lands on padded positions, which the loss
+masks by multiplying by 0 (so they must stay finite) and whose gradients are exact zeros.
 
 Compared with computing every row, packing changes which rows share a 128-row chunk, so a
 run's last bits differ from the unpacked computation (the same maths, summed in another

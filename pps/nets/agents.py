@@ -163,9 +163,9 @@ class SlotAgents(nn.Module):
         (`ActiveRows.pack`) and the result is q `[S, P, A]` on the same rows. The input layer,
         the GRU's input gates and the output head run once over the packed rows (one matmul
         each); only the `h @ W_hh` recurrence loops over time, on all M rows of each step (a
-        fixed row count, alone and in a group; inactive rows carry a hidden state nothing
-        reads). Trailing filler rows of a short slot in a group change no real row's bits
-        (`pps.nets.active_rows`).
+        fixed row count, alone and in a group; an inactive row carries a hidden state that
+        never reaches an active row, and its gradient is zero). Trailing filler rows of a
+        short slot in a group change no real row's bits (`pps.nets.active_rows`).
         """
         s = x.shape[0]
         m = rows.rows // steps

@@ -13,11 +13,11 @@ import pytest
 import torch
 
 from pps.buffer import EpisodeBatch
-from pps.learner import Learner, LearnerConfig, build_agent_inputs
+from pps.learner import Learner, LearnerConfig, build_agent_inputs, td_lambda_targets
 from pps.nets.active_rows import ActiveRows
 from pps.nets.agents import SlotAgents, SlotLayout
 from pps.nets.mixers import make_mixer
-from pps.nets.row_sums import ROW_CHUNK, row_sum
+from pps.nets.row_sums import ROW_CHUNK
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -82,12 +82,14 @@ def random_batch(b: int, t: int, lengths: torch.Tensor, seed: int) -> EpisodeBat
                         filled=filled)
 
 
-def make_learner(kind: str, mixer: str, seeds: list[int], td_lambda: float = 0.0) -> Learner:
+def make_learner(kind: str, mixer: str, seeds: list[int], td_lambda: float = 0.0, double_q: bool = True,
+                 reward_scale: float = 1.0) -> Learner:
     r = len(seeds)
     n_slots = r if kind == "shared" else r * N
     agents = SlotAgents(n_slots, OBS + A + N, HIDDEN, A)
     agents.reset_parameters([torch.Generator().manual_seed(s) for s in seeds])
-    cfg = LearnerConfig(**{**CFG.__dict__, "td_lambda": td_lambda})
+    cfg = LearnerConfig(**{**CFG.__dict__, "td_lambda": td_lambda, "double_q": double_q,
+                           "reward_scale": reward_scale})
     learner = Learner(agents, SlotLayout(kind, N, n_slots, r), make_mixer(mixer, N, STATE, 8, 16, 2, seeds), cfg)
     with torch.no_grad():  # targets that differ from the online networks, as after training
         for p in list(learner.target_agents.parameters()) + list(learner.target_mixer.parameters()):
@@ -96,7 +98,9 @@ def make_learner(kind: str, mixer: str, seeds: list[int], td_lambda: float = 0.0
 
 
 def unpacked_loss(learner: Learner, batch: EpisodeBatch) -> torch.Tensor:
-    """The loss with every row computed and the padded ones masked out (the textbook form)."""
+    """Each run's loss with every row computed and the padded ones masked out (the textbook
+    form, written from the definitions in `pps.learner`'s docstring), `[R]`."""
+    cfg, r = learner.cfg, learner.n_runs
     inputs = build_agent_inputs(batch.obs, batch.actions, A)
     b = inputs.shape[0]
 
@@ -108,20 +112,36 @@ def unpacked_loss(learner: Learner, batch: EpisodeBatch) -> torch.Tensor:
     chosen = q[:, :-1].gather(-1, batch.actions.unsqueeze(-1)).squeeze(-1)
     with torch.no_grad():
         target_q = qs(learner.target_agents)[:, 1:]
-        best = q[:, 1:].masked_fill(~batch.avail[:, 1:], -1e9).argmax(-1, keepdim=True)
+        chooser = q[:, 1:] if cfg.double_q else target_q
+        best = chooser.masked_fill(~batch.avail[:, 1:], -1e9).argmax(-1, keepdim=True)
         next_tot = learner.target_mixer(target_q.gather(-1, best).squeeze(-1), batch.state[:, 1:])
-        targets = batch.reward + CFG.gamma * (1 - batch.terminated.float()) * next_tot
+        targets = td_lambda_targets(batch.reward * cfg.reward_scale, batch.terminated, batch.filled, next_tot,
+                                    cfg.gamma, cfg.td_lambda)
     mask = batch.filled.float()
     errors = ((learner.mixer(chosen, batch.state[:, :-1]) - targets) * mask) ** 2
-    return row_sum(errors.reshape(1, -1)) / mask.sum()
+    return errors.reshape(r, -1).sum(dim=1) / mask.reshape(r, -1).sum(dim=1)
 
 
 @pytest.mark.parametrize("kind", ["shared", "per_agent"])
 @pytest.mark.parametrize("mixer", ["qmix", "vdn"])
-def test_the_loss_on_active_rows_is_the_loss_with_every_row_computed(kind, mixer):
+@pytest.mark.parametrize("td_lambda, double_q, reward_scale, runs", [(0.0, True, 1.0, 1), (0.7, False, 2.0, 2)])
+def test_the_loss_on_active_rows_is_the_loss_with_every_row_computed(kind, mixer, td_lambda, double_q,
+                                                                     reward_scale, runs):
+    """Padded steps hold values here that no real step may see (random observations and
+    rewards), so a padded row leaking into a target, a lambda-return or a mean shows."""
     torch.manual_seed(0)
-    learner = make_learner(kind, mixer, [3])
-    batch = random_batch(16, 30, torch.randint(1, 31, (16,), generator=torch.Generator().manual_seed(1)), 2)
+    learner = make_learner(kind, mixer, [3 + i for i in range(runs)], td_lambda, double_q, reward_scale)
+    b = 16 * runs
+    lengths = torch.randint(1, 31, (b,), generator=torch.Generator().manual_seed(1))
+    batch = random_batch(b, 30, lengths, 2)
+    filled = batch.filled
+    garbage = torch.Generator().manual_seed(9)
+    padded_steps = ~torch.cat([torch.ones(b, 1, dtype=torch.bool), filled], dim=1)  # [B, T+1]: after the end
+    padded_steps[torch.arange(b), lengths] = False  # the observation after the last step is real
+    batch.obs[padded_steps] = torch.randn(batch.obs[padded_steps].shape, generator=garbage)
+    batch.state[padded_steps] = torch.randn(batch.state[padded_steps].shape, generator=garbage)
+    batch.reward[~filled] = torch.randn(batch.reward[~filled].shape, generator=garbage)
+    batch.terminated[~filled] = True
     packed, full = learner.loss(batch), unpacked_loss(learner, batch)
     torch.testing.assert_close(packed, full, rtol=1e-5, atol=1e-7)
     packed.sum().backward()
