@@ -4,8 +4,8 @@ glibc's malloc serves every request above its mmap threshold (32 MiB at most) wi
 `mmap` and hands it back to the kernel on `free`. A learner update allocates and frees the
 same large tensors every time (at 25m, batch 96: inputs of 400 MB, gates of 110 MB, ...),
 so each update faulted every page of them in again, and the kernel zeroes each 4 KiB page
-on first touch. Measured on a 2-core AMD EPYC (docs/performance.md): 3.7-3.8 s per update
-at 25m, batch 96, against 2.3-2.5 s with the policy below.
+on first touch. Measured on an idle 2-core AMD EPYC (docs/performance.md): 2.4 s per update
+at 25m, batch 96, against 1.5 s with the policy below.
 
 `retain_freed_memory()` asks glibc to serve large requests from its main heap (no `mmap`)
 and to trim the heap's top only past 2 GiB (the most `mallopt` accepts), so the memory one
