@@ -169,7 +169,6 @@ class Learner:
 
     def _slot_time_major(self, x: torch.Tensor) -> torch.Tensor:
         """`[B, T, N]` -> `[S, T * M]`: each slot's rows, time-major (the unroll's layout)."""
-        b, t = x.shape[:2]
         slots = self.layout.to_slots(x.transpose(1, 2))  # [S, M, T]
         return slots.transpose(1, 2).reshape(slots.shape[0], -1)
 

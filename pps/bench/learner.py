@@ -156,8 +156,8 @@ def bench_learner(s: Settings, device: torch.device) -> list[dict[str, Any]]:
                                 s.fill)
         learners = {v: build_learner(v, n, input_dim, s.hidden, a, info.state_dim, device, s.seed) for v in VARIANTS}
         repeats = {v: s.reference_repeats if v == "reference-loop" else s.repeats for v in VARIANTS}
-        say(f"learner {map_name} (N={n}, B={s.batch_episodes}, T={s.episode_len}, "
-            f"{batch.filled.float().mean().item():.2f} filled, {device}): "
+        filled = batch.filled.float().mean().item()
+        say(f"learner {map_name} (N={n}, B={s.batch_episodes}, T={s.episode_len}, {filled:.2f} filled, {device}): "
             f"{', '.join(VARIANTS)} interleaved, {s.warmup} warm-up + {s.repeats} timed updates each "
             f"({s.reference_repeats} for the loop)")
         times = time_interleaved(learners, batch, s.warmup, repeats, sync)
@@ -167,7 +167,7 @@ def bench_learner(s: Settings, device: torch.device) -> list[dict[str, Any]]:
             rows.append(row("learner_update", f"{map_name} N={n} {variant}", median * 1e3, "ms/update",
                             map=map_name, n_agents=n, variant=variant, device=str(device),
                             batch_episodes=s.batch_episodes, episode_len=s.episode_len, input_dim=input_dim,
-                            filled=round(batch.filled.float().mean().item(), 4),
+                            filled=round(filled, 4),
                             n_actions=a, state_dim=info.state_dim, repeats=repeats[variant],
                             min_ms=min(times[variant]) * 1e3, times_s=[round(x, 6) for x in times[variant]]))
     return rows

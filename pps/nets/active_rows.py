@@ -100,13 +100,13 @@ class ActiveRows:
     def unpack(self, y: torch.Tensor) -> torch.Tensor:
         """`[S, P, *f]` -> `[size, *f]` in this index's layout: active rows in place,
         zeros elsewhere, except that filler rows land on inactive positions (finite values
-        that nothing reads)."""
+        that never reach an active row; see the module docstring)."""
         rest = y.shape[2:]
         distinct = min(self.packed, self.rows)
         full = y.new_zeros(self.size, *rest)
         return full.index_copy_(0, self.index[:, :distinct].reshape(-1), y[:, :distinct].reshape(-1, *rest))
 
     def keep(self) -> torch.Tensor:
-        """`[S, K]` float: 1 on active rows, 0 on filler."""
+        """`[S, P]` float: 1 on active rows, 0 on filler."""
         positions = torch.arange(self.packed, device=self.index.device)
         return (positions < self.counts.unsqueeze(1)).float()
