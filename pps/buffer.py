@@ -19,15 +19,21 @@ from dataclasses import dataclass
 
 import torch
 
+from pps.devices import upload
 from pps.replay_layout import CHECKPOINT_CHUNK_BYTES, replay_fields
 
 
 @dataclass
 class EpisodeBatch:
-    """B whole episodes, as the runner collects them and the learner consumes them."""
+    """B whole episodes, as the runner collects them and the learner consumes them.
 
-    obs: torch.Tensor  # [B, T+1, N, obs_dim]
-    state: torch.Tensor  # [B, T+1, state_dim]
+    The dtypes below are the learner's. A batch sampled from the replay buffer comes in the
+    buffer's own dtypes (compact: float16 observations and states, uint8 actions), which
+    `to_learner` widens on the learner's device.
+    """
+
+    obs: torch.Tensor  # [B, T+1, N, obs_dim] float32
+    state: torch.Tensor  # [B, T+1, state_dim] float32
     avail: torch.Tensor  # [B, T+1, N, n_actions] bool
     actions: torch.Tensor  # [B, T, N] int64
     reward: torch.Tensor  # [B, T] float32
@@ -37,8 +43,20 @@ class EpisodeBatch:
     def to(self, device: torch.device | str) -> EpisodeBatch:
         return EpisodeBatch(*(getattr(self, f).to(device) for f in _FIELDS))
 
+    def to_learner(self, device: torch.device) -> EpisodeBatch:
+        """The batch on `device` in the learner's dtypes. A host batch crosses in the dtypes
+        it has (from the compact buffer, float16 observations and states and uint8 actions:
+        about half the bytes of the widened batch; `pps.devices.upload`) and is widened where
+        it lands. Widening float16 to float32 and uint8 to int64 is exact, so the numbers are
+        those of widening on the host, and on the CPU these are the very same operations."""
+        return EpisodeBatch(*(upload(getattr(self, f), device).to(_LEARNER_DTYPES[f]) for f in _FIELDS))
+
 
 _FIELDS = ("obs", "state", "avail", "actions", "reward", "terminated", "filled")
+# What the learner computes with (`EpisodeBatch`'s comments); `Tensor.to` returns a tensor
+# already in its dtype unchanged.
+_LEARNER_DTYPES = {"obs": torch.float32, "state": torch.float32, "avail": torch.bool, "actions": torch.int64,
+                   "reward": torch.float32, "terminated": torch.bool, "filled": torch.bool}
 
 
 class ReplayBuffer:
@@ -87,10 +105,12 @@ class ReplayBuffer:
 
     def sample(self, batch_size: int) -> EpisodeBatch:
         """`batch_size` distinct episodes per run, truncated to the longest of them (fewer
-        padded steps to compute). In a group the truncation is the longest over all runs:
-        the runs' tensors must have one length to stack. The learner's sums are chunked so
-        that these extra zero-padded steps leave every run's numbers as alone
-        (`pps.nets.row_sums`)."""
+        padded steps to compute), on the host in the buffer's own dtypes (compact: float16
+        observations and states, uint8 actions, bool masks), so that they cross to the
+        learner's device at their stored size (`EpisodeBatch.to_learner` widens them there).
+        In a group the truncation is the longest over all runs: the runs' tensors must have
+        one length to stack. The learner's sums are chunked so that these extra zero-padded
+        steps leave every run's numbers as alone (`pps.nets.row_sums`)."""
         picks = torch.stack([torch.randperm(self.size, generator=g)[:batch_size] for g in self.generators])
         runs = torch.arange(self.n_runs).unsqueeze(1)  # [R, 1] broadcasts against picks [R, batch]
         get = self.storage
@@ -101,13 +121,13 @@ class ReplayBuffer:
             return rows.reshape(self.n_runs * batch_size, *rows.shape[2:])
 
         return EpisodeBatch(
-            obs=take("obs", t + 1).float(),
-            state=take("state", t + 1).float(),
-            avail=take("avail", t + 1).bool(),
-            actions=take("actions", t).long(),
+            obs=take("obs", t + 1),
+            state=take("state", t + 1),
+            avail=take("avail", t + 1),
+            actions=take("actions", t),
             reward=take("reward", t),
-            terminated=take("terminated", t).bool(),
-            filled=take("filled", t).bool(),
+            terminated=take("terminated", t),
+            filled=take("filled", t),
         )
 
     def state_dict(self, run: int = 0) -> dict:

@@ -10,7 +10,11 @@ whatever that device is, for reasons that do not change with it:
   once and the Q-values back once; the env needs its actions on the host anyway, so that
   copy back is the env's own round trip, not an extra one.
 * Replay: the buffer is host memory (thousands of padded episodes, committed page by page
-  as they arrive; `pps.buffer`). Each learner update copies its sampled batch to the device.
+  as they arrive; `pps.buffer`). Each learner update copies its sampled batch to the device
+  in the buffer's compact dtypes (float16 observations, uint8 actions, bool masks), which
+  the device then widens (`pps.buffer.EpisodeBatch.to_learner`), together with the packing
+  of the batch's rows, which the host plans from its own copy of the masks
+  (`pps.learner.Learner.prepare`). On CUDA these copies go through `upload`.
 * RNG: `torch.Generator`s (initialisation, exploration, replay sampling) are CPU generators,
   so a run draws the same numbers on every device, and checkpoints store their states as
   CPU tensors, which is the only kind `Generator.set_state` takes.
@@ -18,6 +22,10 @@ whatever that device is, for reasons that do not change with it:
   loading a learner state then copies each tensor into the device-resident networks and
   optimiser (torch's `load_state_dict`s do this), and nothing else goes near the device. A
   run may therefore resume on another device (`pps.run_folder.RESUMABLE_DIFFERENCES`).
+
+The learner never reads a value back from the device during an update: an update's losses
+stay there until training logs or checkpoints them (`pps.train.trainer.Trainer.read_losses`),
+so the host queues one update after the other without waiting for the GPU to finish each.
 
 Moving a tensor to the device it is already on returns it unchanged, so on the CPU all of
 this is free and changes no bit of a run.
@@ -48,6 +56,21 @@ def learner_device(name: str) -> torch.device:
                             "or install a CUDA build of torch (README: On a GPU).")
         prepare_cuda()
     return device
+
+
+def upload(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """`tensor`, a host tensor, on `device`, without making the host wait for the copy.
+
+    On CUDA the copy starts from page-locked ("pinned") memory with `non_blocking`: from
+    ordinary pageable memory CUDA stages the bytes and the host waits until they are across;
+    from pinned memory the host returns at once and later work on the device's stream runs
+    after the copy. `pin_memory()` is itself one host-side copy into memory that torch's
+    caching host allocator reuses, and keeps until the transfer has finished. Elsewhere, or
+    for a tensor already on a GPU, a plain `.to` (on the CPU, the tensor itself: nothing is
+    copied)."""
+    if device.type != "cuda" or tensor.device.type == "cuda":
+        return tensor.to(device)
+    return tensor.pin_memory().to(device, non_blocking=True)
 
 
 def prepare_cuda() -> None:

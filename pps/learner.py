@@ -11,6 +11,7 @@ Agents, mixer and their targets live here; the sharing scheme only touches the a
 from __future__ import annotations
 
 import copy
+import dataclasses
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 
@@ -106,6 +107,9 @@ class AgentRows:
     in_slots: ActiveRows
     in_batch: ActiveRows
 
+    def to(self, device: torch.device) -> AgentRows:
+        return AgentRows(self.in_slots.to(device), self.in_batch.to(device))
+
 
 @dataclass(frozen=True)
 class MixerRows:
@@ -115,6 +119,19 @@ class MixerRows:
     steps: ActiveRows
     states: ActiveRows
     next_states: ActiveRows
+
+    def to(self, device: torch.device) -> MixerRows:
+        return MixerRows(self.steps.to(device), self.states.to(device), self.next_states.to(device))
+
+
+@dataclass(frozen=True)
+class PreparedBatch:
+    """A batch on the learner's device, in the learner's dtypes, with the rows its loss
+    computes (`Learner.prepare`)."""
+
+    episodes: EpisodeBatch
+    agent_rows: AgentRows
+    mixer_rows: MixerRows
 
 
 class Learner:
@@ -185,8 +202,28 @@ class Learner:
         states = in_runs.through(positions(t + 1), size=b * (t + 1))
         return MixerRows(steps=in_runs.through(positions(t)), states=states, next_states=states.shifted(1))
 
-    def loss(self, batch: EpisodeBatch) -> torch.Tensor:
-        """Each run's masked mean squared TD error, `[R]`.
+    def prepare(self, batch: EpisodeBatch) -> PreparedBatch:
+        """`batch` ready for `loss` and `update`: the rows its loss computes, planned where the
+        batch is, then the batch and those rows on the learner's device (`EpisodeBatch.to_learner`).
+
+        Planning reads the batch's `filled` mask (how many rows each slot packs is a tensor
+        shape), so a host batch, as the replay buffer samples it, is planned on the host and
+        nothing is read back from the device; on a GPU the host then queues updates without
+        waiting for the device. A batch already on the device is planned there, which waits
+        for it. On the CPU this is the planning `loss` does for an unprepared batch, in the
+        same operations."""
+        plan = dataclasses.replace(batch, filled=batch.filled.bool())  # the compact buffer's is bool already
+        agent_rows, mixer_rows = self.agent_rows(plan), self.mixer_rows(plan)
+        return PreparedBatch(batch.to_learner(self.device), agent_rows.to(self.device), mixer_rows.to(self.device))
+
+    @property
+    def device(self) -> torch.device:
+        """The device the learner's networks are on."""
+        return self.params[0].device
+
+    def loss(self, batch: EpisodeBatch | PreparedBatch) -> torch.Tensor:
+        """Each run's masked mean squared TD error, `[R]`, of a prepared batch (an
+        `EpisodeBatch` is prepared first, `prepare`).
 
         Only real steps are computed (`pps.nets.active_rows`): the agents' row-wise layers
         on each episode's steps up to its last observation, the mixers and the TD error on
@@ -207,8 +244,10 @@ class Learner:
         """
         cfg = self.cfg
         n_actions = self.agents.n_actions
+        if not isinstance(batch, PreparedBatch):
+            batch = self.prepare(batch)
+        agent_rows, rows, batch = batch.agent_rows, batch.mixer_rows, batch.episodes
         inputs = build_agent_inputs(batch.obs, batch.actions, n_actions)
-        agent_rows, rows = self.agent_rows(batch), self.mixer_rows(batch)
         packed = agent_rows.in_batch.pack(inputs)
         with self._online_precision():
             q = self.agent_qs(self.agents, inputs, packed, agent_rows)  # [B, T+1, N, A]
@@ -242,8 +281,11 @@ class Learner:
         """`[B, T, *f]` (R run blocks of B/R episodes) -> `[R, T, B/R, *f]`."""
         return x.reshape(self.n_runs, -1, *x.shape[1:]).transpose(1, 2)
 
-    def update(self, batch: EpisodeBatch) -> list[float]:
-        """One learner update of every run; returns each run's loss."""
+    def update(self, batch: EpisodeBatch | PreparedBatch) -> torch.Tensor:
+        """One learner update of every run; returns each run's loss, `[R]`, detached, on the
+        learner's device. Reading it (`.tolist()`) waits for the device to finish the update,
+        so a caller that logs losses keeps them and reads many at once (`Trainer.read_losses`);
+        nothing in an update of a prepared batch reads from the device."""
         losses = self.loss(batch)
         self.slot_optimizer.zero_grad(set_to_none=True)
         losses.sum().backward()  # run r's parameters get run r's gradient only
@@ -252,7 +294,7 @@ class Learner:
         self.updates += 1
         if self.updates % self.cfg.target_update_interval == 0:
             self.update_targets()
-        return losses.detach().tolist()
+        return losses.detach()
 
     @torch.no_grad()
     def update_targets(self) -> None:

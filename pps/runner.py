@@ -113,17 +113,21 @@ class Runner:
         first = self._timed(self.env.reset)
         obs, state, avail = first.obs, first.state, first.avail.bool()
         if record:
+            # Uninitialised: every step writes its whole slice (zeros for envs that ended), and
+            # the steps never played are zeroed once at the end. Zero-filling it up front wrote
+            # the played steps twice: at 27 agents the batch is 64 MB per episode, whatever
+            # the episode's length.
             ep = EpisodeBatch(
-                obs=torch.zeros(b, limit + 1, n, obs.shape[-1]),
-                state=torch.zeros(b, limit + 1, state.shape[-1]),
-                avail=torch.zeros(b, limit + 1, n, a, dtype=torch.bool),
-                actions=torch.zeros(b, limit, n, dtype=torch.long),
-                reward=torch.zeros(b, limit),
-                terminated=torch.zeros(b, limit, dtype=torch.bool),
-                filled=torch.zeros(b, limit, dtype=torch.bool),
+                obs=torch.empty(b, limit + 1, n, obs.shape[-1]),
+                state=torch.empty(b, limit + 1, state.shape[-1]),
+                avail=torch.empty(b, limit + 1, n, a, dtype=torch.bool),
+                actions=torch.empty(b, limit, n, dtype=torch.long),
+                reward=torch.empty(b, limit),
+                terminated=torch.empty(b, limit, dtype=torch.bool),
+                filled=torch.empty(b, limit, dtype=torch.bool),
             )
-        if record:
             ep.obs[:, 0], ep.state[:, 0], ep.avail[:, 0] = obs, state, avail
+            zero = obs.new_zeros(())
         returns = torch.zeros(b)
         lengths = torch.zeros(b, dtype=torch.long)
         won = torch.zeros(b, dtype=torch.bool)
@@ -133,6 +137,7 @@ class Runner:
         agent_ids = torch.eye(n).expand(b, n, n)
         if self.agent_ids is not None:
             agent_ids = self.agent_ids.to(agent_ids.device)
+        played = 0  # steps played so far (the slowest env's)
         for t in range(limit):
             x = torch.cat([obs, last_action, agent_ids], dim=-1).to(self.device)
             q, hidden = agents.step(self.layout.to_slots(x), hidden)
@@ -154,13 +159,20 @@ class Runner:
             won |= running & result.won
             obs, state, avail = result.obs, result.state, result.avail.bool()
             if record:  # what follows step t, kept only for envs that were still playing
-                ep.obs[:, t + 1] = torch.where(running.view(b, 1, 1), obs, 0.0)
-                ep.state[:, t + 1] = torch.where(running.view(b, 1), state, 0.0)
-                ep.avail[:, t + 1] = avail & running.view(b, 1, 1)
+                # written in place (`out=`): no temporary of the step's observations per field
+                torch.where(running.view(b, 1, 1), obs, zero, out=ep.obs[:, t + 1])
+                torch.where(running.view(b, 1), state, zero, out=ep.state[:, t + 1])
+                torch.logical_and(avail, running.view(b, 1, 1), out=ep.avail[:, t + 1])
             running &= ~result.done
+            played = t + 1
             if not running.any():
                 break
             last_action = torch.nn.functional.one_hot(actions, a).float()
+        if record:  # the steps after the last one played: zeros, as an env that ended records
+            for field in (ep.actions, ep.reward, ep.terminated, ep.filled):
+                field[:, played:].zero_()
+            for field in (ep.obs, ep.state, ep.avail):
+                field[:, played + 1:].zero_()
         stats = EpisodeStats(returns=returns, lengths=lengths, won=won)
         return stats, (ep if record else None)
 

@@ -60,6 +60,9 @@ class SlotOptimizer:
         # param index -> int64 [S] on the host, whatever the parameters' device: the shared
         # step at which each slot restarted (0 = never)
         self.restarted_at: dict[int, torch.Tensor] = {}
+        # param index -> the optimiser's shared step count, kept on the host: fused Adam holds
+        # its step on the parameter's device, where every read would wait for the GPU
+        self._steps: dict[int, int] = {}
 
     def _group_of(self, param: torch.Tensor) -> dict[str, Any]:
         return self._group[self._index[id(param)]]
@@ -76,7 +79,15 @@ class SlotOptimizer:
             return  # RMSprop: zero moments are a fresh state; no state yet: nothing to restart
         index = self._index[id(param)]
         at = self.restarted_at.setdefault(index, torch.zeros(param.shape[0], dtype=torch.int64))
-        at[slots] = int(state["step"])
+        at[slots] = self._shared_step(param)
+
+    def _shared_step(self, param: torch.Tensor) -> int:
+        """The optimiser's step count for `param` (`self._steps`); read from its state once,
+        after a load, and counted on the host from then on."""
+        index = self._index[id(param)]
+        if index not in self._steps:
+            self._steps[index] = int(self.optimizer.state[param]["step"])
+        return self._steps[index]
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         self.optimizer.zero_grad(set_to_none=set_to_none)
@@ -104,6 +115,7 @@ class SlotOptimizer:
             if not params:
                 continue
             states = [self._state(p, group) for p in params]
+            counts = [self._shared_step(p) for p in params]
             steps = [state["step"] for state in states]
             # the shared step counters advance once per update: the first run advances them,
             # the others step copies taken before
@@ -125,6 +137,8 @@ class SlotOptimizer:
                         [own(p) for p in params], grads, [own(st["square_avg"]) for st in states], [], [],
                         run_steps, foreach=group["foreach"], lr=group["lr"], alpha=group["alpha"],
                         eps=group["eps"], weight_decay=0.0, momentum=0.0, centered=False)
+            for p, count in zip(params, counts):
+                self._steps[self._index[id(p)]] = count + 1
 
     def _state(self, param: torch.Tensor, group: dict[str, Any]) -> dict[str, Any]:
         """The optimiser's state for `param`, created as torch creates it on a first step."""
@@ -133,6 +147,7 @@ class SlotOptimizer:
             fused = bool(group.get("fused"))
             # torch keeps the step on the parameter's device for fused Adam, on the host otherwise
             state["step"] = torch.zeros((), dtype=torch.float32, device=param.device if fused else "cpu")
+            self._steps[self._index[id(param)]] = 0
             if self.is_adam:
                 state["exp_avg"] = torch.zeros_like(param, memory_format=torch.preserve_format)
                 state["exp_avg_sq"] = torch.zeros_like(param, memory_format=torch.preserve_format)
@@ -148,7 +163,7 @@ class SlotOptimizer:
         group = self._group_of(param)
         beta1, beta2 = group["betas"]
         state = self.optimizer.state[param]
-        shared = int(state["step"])
+        shared = self._shared_step(param)
         age = (shared - restarted_at).to(torch.float64)
         shape = (-1,) + (1,) * (param.dim() - 1)
         # the restart steps are host bookkeeping; the corrections join the moments on their device
@@ -162,7 +177,7 @@ class SlotOptimizer:
         for index in list(self.restarted_at):
             param = params[index]
             beta1, beta2 = self._group_of(param)["betas"]
-            shared = int(self.optimizer.state[param]["step"])
+            shared = self._shared_step(param)
             at = self.restarted_at[index]
             age = (shared - at).to(torch.float64)
             same = ((beta1 ** age - beta1 ** shared).abs() < _NEGLIGIBLE) & \
@@ -176,6 +191,7 @@ class SlotOptimizer:
                 "restarted_at": {i: t.clone() for i, t in self.restarted_at.items()}}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        self._steps = {}  # read again from the loaded states, once each
         if "optimizer" not in state:  # a checkpoint from before per-slot restarts
             self.optimizer.load_state_dict(state)
             self.restarted_at = {}

@@ -51,7 +51,7 @@ torch.set_num_threads(1)
 from pps.bench.learner import build_learner, synthetic_batch
 learner = build_learner("independent", 8, 514, 16, 6, 30, torch.device("cpu"))
 batch = synthetic_batch(64, 40, 8, 500, 30, 6, torch.device("cpu"), fill=0.7)  # its inputs: 43 MB, above 32 MiB
-losses = [learner.update(batch) for _ in range(3)]
+losses = [learner.update(batch).tolist() for _ in range(3)]
 digest = hashlib.sha256(b"".join(p.detach().numpy().tobytes() for p in learner.params)).hexdigest()
 print(losses, digest)
 """

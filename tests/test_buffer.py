@@ -33,7 +33,7 @@ def test_buffer_keeps_masks_and_binary_data_exactly_and_obs_within_float16():
     src = episodes([2, 5, 3])
     buf.insert(src)
     assert len(buf) == 3
-    out = buf.sample(3)
+    out = buf.sample(3).to_learner(torch.device("cpu"))
     order = out.filled.sum(1).tolist()
     idx = [[2, 5, 3].index(int(x)) for x in order]
     t = max(order)
@@ -70,6 +70,23 @@ def test_buffer_masks_mark_real_steps_and_only_real_terminals():
         assert out.terminated[k].tolist() == ((steps == length - 1) & (length < limit)).tolist()
         assert out.reward[k].tolist() == (steps < length).float().tolist()
         assert not out.avail[k, length + 1:].any() and out.avail[k, : length + 1].all()
+
+
+def test_a_sample_keeps_the_stored_dtypes_until_the_learner_widens_it_exactly():
+    """A sample crosses to the learner's device as stored (float16, uint8, bool: what a GPU
+    copy moves); `to_learner` widens it to float32, int64 and bool, values unchanged."""
+    for compact in (True, False):
+        buf = ReplayBuffer(10, episode_limit=5, n_agents=2, obs_dim=3, state_dim=6, n_actions=4, compact=compact)
+        buf.insert(episodes([2, 5, 3]))
+        stored = buf.sample(3)
+        for name in ("obs", "state", "avail", "actions", "reward", "terminated", "filled"):
+            assert getattr(stored, name).dtype == buf.storage[name].dtype, (compact, name)
+        wide = stored.to_learner(torch.device("cpu"))
+        assert (wide.obs.dtype, wide.state.dtype, wide.reward.dtype) == (torch.float32,) * 3
+        assert (wide.avail.dtype, wide.terminated.dtype, wide.filled.dtype) == (torch.bool,) * 3
+        assert wide.actions.dtype == torch.int64
+        for name in ("obs", "state", "avail", "actions", "reward", "terminated", "filled"):
+            assert torch.equal(getattr(wide, name).double(), getattr(stored, name).double()), (compact, name)
 
 
 def test_compact_buffer_is_under_half_of_float32():

@@ -1,4 +1,5 @@
 """On a real GPU (skipped without one): the learner trains there, jax leaves its memory alone,
+learner updates never make the host wait for the device (timed for groups of 1 to 100 runs),
 and a killed group of five resumes exactly (README: On a GPU).
 
 GPU results are not the CPU's bits (other kernels, other rounding), so these tests compare
@@ -10,6 +11,7 @@ the same placement on an emulated device.
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import subprocess
@@ -51,6 +53,59 @@ def test_the_learner_trains_on_the_gpu_and_envs_replay_and_rng_stay_on_the_host(
         assert state["exp_avg"].is_cuda
     assert all(t.device == HOST for t in trainer.buffer.storage.values())
     assert trainer.runs[0].explore.device == HOST and trainer.train_runner.env_device == HOST
+
+
+GROUP_SIZES = (1, 5, 25, 100)
+
+
+@pytest.mark.slow
+def test_learner_updates_never_wait_for_the_gpu_and_groups_of_1_to_100_are_timed():
+    """The real-device counterpart of tests/test_devices.py's emulated one: K updates of replay
+    batches prepared as the trainer prepares them (8m's sizes, batch 32) run under torch's
+    sync debug mode set to "error", which raises on any operation that makes the host wait
+    for the device (a read such as `.item()`, a blocking copy from pageable memory); their
+    losses are read once, after. Prints each group size's time per update and per run-update
+    (the measurement docs/performance.md's GPU section asks for)."""
+    from pps.bench.learner import synthetic_batch
+    from pps.buffer import ReplayBuffer
+    from pps.devices import learner_device
+    from pps.envs.registry import env_info
+    from pps.methods import get_method
+    from pps.seeding import stream_seeds
+    from pps.train import build
+
+    info, method, updates, batch_size = env_info("smax", "8m"), get_method("qmix"), 10, 32
+    config = resolve_config({"map": "8m", "method": "qmix", "batch_size": batch_size, "device": "cuda"})
+    device = learner_device("cuda")
+    for size in GROUP_SIZES:
+        seeds = [stream_seeds(s) for s in range(size)]
+        agents, layout = build.agents(method, info, config, seeds, device)
+        learner = build.learner(config, info, agents, layout, seeds, device)
+        buffer = ReplayBuffer(batch_size, info.episode_limit, info.n_agents, info.obs_dim, info.state_dim,
+                              info.n_actions, seed=[s["replay"] for s in seeds])
+        for chunk in range(4):  # batch_size episodes per run, of 50% to 100% of the episode limit
+            buffer.insert(synthetic_batch(size * batch_size // 4, info.episode_limit, info.n_agents, info.obs_dim,
+                                          info.state_dim, info.n_actions, HOST, seed=chunk, fill=0.75))
+        for _ in range(2):  # warm-up: kernels, the caching allocators
+            learner.update(learner.prepare(buffer.sample(batch_size)))
+        torch.cuda.synchronize()
+        losses = []
+        started = time.perf_counter()
+        torch.cuda.set_sync_debug_mode("error")
+        try:
+            for _ in range(updates):
+                losses.append(learner.update(learner.prepare(buffer.sample(batch_size))))
+            queued = time.perf_counter() - started
+        finally:
+            torch.cuda.set_sync_debug_mode("default")
+        torch.cuda.synchronize()
+        took = (time.perf_counter() - started) / updates
+        values = torch.stack(losses).tolist()
+        assert len(values) == updates and all(len(v) == size and all(math.isfinite(x) for x in v) for v in values)
+        print(f"group of {size} on {torch.cuda.get_device_name()}: {took * 1e3:.1f} ms per update, "
+              f"{took / size * 1e3:.2f} ms per run-update (host queued them in {queued / updates * 1e3:.1f} ms each)")
+        del learner, agents, buffer, losses
+        torch.cuda.empty_cache()
 
 
 def test_jax_leaves_the_gpu_memory_to_the_learner():

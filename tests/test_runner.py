@@ -12,6 +12,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from pps.envs.group import RunGroupEnv
 from pps.nets.agents import SlotAgents, SlotLayout
 from pps.runner import Runner, epsilon_at, select_actions, swap_layout_agents, swap_scores
 from tests.helpers.stand_in_envs import OBS, A, BlockEnv, N
@@ -44,6 +45,67 @@ def test_collect_pads_each_env_after_its_own_end():
             want = 100.0 * i + t if t <= length else 0.0
             assert (ep.obs[i, t] == want).all() and (ep.state[i, t] == want).all(), (i, t)
             assert ep.avail[i, t].any() == (t <= length), (i, t)
+
+
+def test_recorded_padding_is_zero_whatever_the_recording_memory_held(monkeypatch):
+    """The recording starts uninitialised and only the played steps are written: the steps
+    after the slowest env's end must still come back as zeros, not as what the memory held."""
+    empty = torch.empty
+
+    def dirty_empty(*args, **kwargs):
+        t = empty(*args, **kwargs)
+        return t.fill_(True) if t.dtype == torch.bool else t.fill_(7)
+
+    monkeypatch.setattr(torch, "empty", dirty_empty)
+    lengths, limit = [1, 3, 2], 6
+    _, ep = _collect(BlockEnv(lengths, limit=limit), epsilon=0.5)
+    assert not ep.actions[:, max(lengths):].any()  # an ended env's actions are kept until the last one ends
+    for i, length in enumerate(lengths):
+        assert not ep.reward[i, length:].any()
+        assert not ep.filled[i, length:].any() and not ep.terminated[i, length:].any()
+        assert not ep.obs[i, length + 1:].any() and not ep.state[i, length + 1:].any()
+        assert not ep.avail[i, length + 1:].any()
+
+
+@pytest.mark.parametrize("kind", ["shared", "per_agent"])
+def test_a_run_plays_the_same_bits_in_a_group_as_alone(kind):
+    """Run 1 of a group of 3 (its own envs, generator and slots) gets the Q-values, actions
+    and recorded episode it gets alone, bit for bit, although the group's runs end at
+    different steps."""
+    runs, per_run = 3, 1 if kind == "shared" else N
+    group_lengths = [[2, 3], [4, 1], [6, 5]]
+
+    def recording(agents: SlotAgents, layout: SlotLayout, b: int, qs: list) -> None:
+        step = agents.step
+
+        def step_and_record(x, h):
+            q, h = step(x, h)
+            qs.append(layout.from_slots(q, b))
+            return q, h
+
+        agents.step = step_and_record
+
+    group = _agents(runs * per_run)
+    group.reset_parameters([torch.Generator().manual_seed(s) for s in range(runs)])
+    layout = SlotLayout(kind, N, runs * per_run, runs)
+    env = RunGroupEnv([BlockEnv(lengths, limit=6) for lengths in group_lengths])
+    q_group: list[torch.Tensor] = []
+    recording(group, layout, 2 * runs, q_group)
+    gens = [torch.Generator().manual_seed(10 + s) for s in range(runs)]
+    stats, ep = Runner(env, layout, torch.device("cpu")).collect(group, [0.3] * runs, gens, record=True)
+
+    alone = group.slot_view(per_run, 2 * per_run)
+    solo = SlotLayout(kind, N, per_run)
+    q_alone: list[torch.Tensor] = []
+    recording(alone, solo, 2, q_alone)
+    gen = torch.Generator().manual_seed(11)
+    stats1, ep1 = Runner(RunGroupEnv([BlockEnv(group_lengths[1], limit=6)]), solo, torch.device("cpu")).collect(
+        alone, [0.3], [gen], record=True)
+    mine = slice(2, 4)
+    assert len(q_alone) == 4 and all(torch.equal(qg[mine], qa) for qg, qa in zip(q_group, q_alone))
+    for name in ("obs", "state", "avail", "actions", "reward", "terminated", "filled"):
+        assert torch.equal(getattr(ep, name)[mine], getattr(ep1, name)), name
+    assert torch.equal(stats.returns[mine], stats1.returns) and torch.equal(stats.lengths[mine], stats1.lengths)
 
 
 def test_won_counts_only_wins_before_an_env_ended():

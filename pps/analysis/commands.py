@@ -1,4 +1,4 @@
-"""One function per analysis command: collect, stats, plot, overhead, scaling, export.
+"""One function per analysis command: collect, stats, plot, overhead, scaling, compare, export.
 
 Each takes plain values (folders, options), checks them (a `UserError` says what is wrong),
 reads its inputs, computes every output before writing any (so a failure leaves the previous
@@ -28,6 +28,8 @@ from pps.analysis.data.collect import comparability_warnings
 from pps.analysis.data.runs import load_runs
 from pps.analysis.outputs import (
     COLLECT_FILES,
+    COMPARE_FIGURE,
+    COMPARE_FILES,
     EXPORT_FILES,
     FIGURE_FORMATS,
     FIGURE_NAMES,
@@ -280,3 +282,50 @@ def scaling(results: Path, figures: Path, *, baseline: str = "qmix", claims_inte
                 figures, FIGURE_FORMATS)
     return (f"{len(table)} cells on {len(counts)} maps -> {results / SCALING_FILES[0]}, "
             f"{figures}/[column/]{SCALING_FIGURE}.{{{','.join(FIGURE_FORMATS)}}}")
+
+
+def compare(runs_a: Path, runs_b: Path, out: Path, *, names: tuple[str, str] = ("A", "B"), final_window: int = 3,
+            seed: int = 0, alpha: float = 0.05, skip_invalid: bool = False, annotate: bool = False,
+            report: Report = _ignore) -> str:
+    """Two folders of runs of one grid -> `out`/compare.csv, compare_runs.csv, compare.md and
+    `out`/figures/[column/]compare.{png,pdf} (`pps.analysis.studies.compare`). Refuses,
+    writing nothing, when no cell has runs on both sides."""
+    from pps.analysis.figures.files import write_study  # matplotlib: see the module docstring
+    from pps.analysis.figures.studies import compare_figure
+    from pps.analysis.studies import compare as ab
+
+    runs_a, runs_b, out = Path(runs_a), Path(runs_b), Path(out)
+    if final_window < 1:
+        raise UserError(f"--final-window must be at least 1, got {final_window}.")
+    if not 0 < alpha < 1:
+        raise UserError(f"--alpha must be between 0 and 1, got {alpha:g}.")
+    if names[0] == names[1]:
+        raise UserError(f"The two sides need different names, got '{names[0]}' twice (--names A B).")
+    sides = []
+    for name, folder in zip(names, (runs_a, runs_b)):
+        if not folder.is_dir():
+            raise UserError(f"{folder} ({name}) is not a folder of runs: give the folder that holds "
+                            f"<env>/<map>/<method>/<interval or ->/seed<k>/ (e.g. results/runs).")
+        found = load_runs(folder, skip_invalid=skip_invalid, report=report)
+        if not found:
+            raise UserError(f"{folder} ({name}) holds no finished run.")
+        sides.append(found)
+    measures = ab.run_measures(*sides, final_window)
+    table = ab.compare_cells(measures, seed=seed, alpha=alpha)
+    unmatched = ab.unmatched_cells(measures)
+    for line in unmatched:
+        report(f"left out, trained on one side only: {line}")
+    if table.empty:
+        raise UserError(f"No cell (env, map, method, interval) has runs in both {runs_a} and {runs_b}; "
+                        f"nothing to compare.")
+    differing = ab.differing_keys(*sides)
+    bands = ab.curve_bands(ab.score_curves(*sides), seed)
+    md = T.compare_markdown(table, names, differing, unmatched, final_window, alpha)
+    files = dict(zip((out / n for n in COMPARE_FILES[:2]), (table, measures), strict=True))
+    write_study(files, COMPARE_FIGURE,
+                lambda size: compare_figure(bands, table, names, size=size, annotate=annotate),
+                out / "figures", FIGURE_FORMATS)
+    write_text(out / COMPARE_FILES[2], md)
+    verdicts = table.drop_duplicates(list(ab.CELL))["verdict"].value_counts()
+    summary = ", ".join(f"{n} {v}" for v, n in verdicts.items())
+    return f"{int(verdicts.sum())} cell(s): {summary} -> {out}/{{{','.join(COMPARE_FILES)}}}"

@@ -94,6 +94,14 @@ OVERHEAD_FIGURE = "overhead"
 # files only when its maps qualify (`scaling_applies`), rather than drawing an empty figure.
 SCALING_FILES: tuple[str, ...] = ("scaling.csv",)
 SCALING_FIGURE = "scaling"
+
+# `pps compare A B` -> <out>/ and <out>/figures/ (a study of two result trees, outside the workflow)
+COMPARE_FILES: tuple[str, ...] = (
+    "compare.csv",  # per matched cell and measure (final score, AUC): both sides, B - A with CI, tests, verdict
+    "compare_runs.csv",  # per run: side, cell, seed, final score, AUC
+    "compare.md",  # the verdicts, what differs between the sides' run.json, and the table
+)
+COMPARE_FIGURE = "compare"
 MIN_AGENT_COUNTS = 2
 
 

@@ -5,10 +5,12 @@
     pps bench --device cuda    # learner-update benchmarks on the GPU (others stay on the CPU)
     pps bench --only learner,memory
     pps bench --groups         # run groups vs separate processes: maps x batch x S
+    pps bench --cost           # what the paper and claims grids cost, map by map (+ --jaxmarl PATH)
 
 Output: `results/bench/<mode>[-cuda].json` (settings, host, versions, every measured row,
 the targets) and the same tables as Markdown in `<mode>[-cuda].md`, both written atomically;
-`--groups` writes a tidy CSV (default `results/bench/groups.csv`) and `groups.json` beside it.
+`--groups` writes a tidy CSV (default `results/bench/groups.csv`) and `groups.json` beside it;
+`--cost` writes `cost.json` and `cost.md`.
 """
 
 from __future__ import annotations
@@ -39,6 +41,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     mode.add_argument("--groups", action="store_true",
                       help="run groups: S seeds in one `pps train --seeds` process vs S separate "
                            "processes, for every map x batch size x S; writes a CSV (see the --groups options)")
+    mode.add_argument("--cost", action="store_true",
+                      help="what each preset's grid costs: per map, env steps/s, learner ms/update and projected "
+                           "CPU-hours of the paper and claims presets; with --jaxmarl, JaxMARL's qmix_rnn back to "
+                           "back (see the --cost options)")
     p.add_argument("--only", default="", help=f"comma-separated subset of: {', '.join(BENCHES)} (default: all)")
     p.add_argument("--device", default="cpu", choices=("cpu", "cuda"),
                    help="device of the learner-update benchmarks (default cpu); the others always run on the CPU")
@@ -67,6 +73,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--no-warmup", action="store_false", dest="warmup",
                    help="skip the tiny run per map that warms the persistent JAX compile cache first")
     g.add_argument("--keep", action="store_true", help="keep the temporary run folders and logs (path printed)")
+    c = p.add_argument_group("--cost options (and --maps: default 3m 8m 2s3z 3s_vs_5z 25m simple_spread_v3)")
+    c.add_argument("--presets", type=Path, nargs="+", metavar="PRESET",
+                   help="presets whose grids are costed (default workflow/config/paper.yaml claims.yaml)")
+    c.add_argument("--steps", type=int, help="env steps timed per preset x map, after the warm-up (default 3000)")
+    c.add_argument("--jaxmarl", type=Path, metavar="PATH",
+                   help="root of a JaxMARL checkout: also time its baselines/QLearning/qmix_rnn.py against this "
+                        "suite at one schedule (needs pip install -e \".[jaxmarl-baseline]\")")
+    c.add_argument("--jaxmarl-maps", nargs="+", metavar="MAP", help="maps of the JaxMARL comparison (default 3m 8m)")
+    c.add_argument("--jaxmarl-timesteps", type=int, nargs=2, metavar=("SMALL", "LARGE"),
+                   help="JaxMARL's two run lengths, whose difference is timed (default 40960 81920)")
 
 
 def _settings(args: argparse.Namespace):
@@ -118,6 +134,7 @@ def format_tables(rows: list[dict[str, Any]], targets: list[dict[str, Any]]) -> 
     return "\n".join(text), "\n".join(md) + "\n"
 
 
+COST_OPTIONS = ("presets", "steps", "jaxmarl", "jaxmarl_maps", "jaxmarl_timesteps")
 GROUP_OPTIONS = ("sizes", "maps", "batch_sizes", "t_max", "cores", "env", "method", "preset", "csv", "keep")
 # options of the other benchmarks, with their defaults: given with --groups they would be ignored
 OTHER_OPTIONS = {"only": "", "device": "cpu", "threads": 1, "repeats": None, "episode_len": None, "batch": None,
@@ -132,6 +149,7 @@ def _group_settings(args: argparse.Namespace):
     from pps.bench.groups import GroupBenchSettings  # pandas and torch: only for --groups (see run())
 
     wrong = [_flag(k) for k, default in OTHER_OPTIONS.items() if getattr(args, k) != default]
+    wrong += [_flag(k) for k in COST_OPTIONS if getattr(args, k) is not None]
     if wrong:
         raise UserError(f"{', '.join(wrong)} {'does' if len(wrong) == 1 else 'do'} not apply to --groups (its runs "
                         f"use the preset's run keys, seeds 0..S-1 and threads=1); see the '--groups options' in "
@@ -167,10 +185,89 @@ def run_groups(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cost_settings(args: argparse.Namespace):
+    from pps.bench.cost import CostBenchSettings
+
+    wrong = [_flag(k) for k in GROUP_OPTIONS if k != "maps" and getattr(args, k) not in (None, False)]
+    wrong += [_flag(k) for k, default in OTHER_OPTIONS.items() if k not in ("threads", "seed")
+              and getattr(args, k) != default]
+    wrong += [] if args.warmup else ["--no-warmup"]
+    if wrong:
+        raise UserError(f"{', '.join(wrong)} {'does' if len(wrong) == 1 else 'do'} not apply to --cost; see the "
+                        f"'--cost options' in `pps bench --help`.")
+    s = CostBenchSettings(threads=args.threads, seed=args.seed)
+    if args.maps:
+        s.maps = tuple(args.maps)
+    if args.presets:
+        s.presets = tuple(args.presets)
+    if args.steps is not None:
+        if args.steps <= 0:
+            raise UserError(f"--steps must be a positive integer, got {args.steps}.")
+        s.steps = args.steps
+    if args.jaxmarl_timesteps and not 0 < args.jaxmarl_timesteps[0] < args.jaxmarl_timesteps[1]:
+        raise UserError(f"--jaxmarl-timesteps SMALL LARGE needs 0 < SMALL < LARGE, got "
+                        f"{' '.join(map(str, args.jaxmarl_timesteps))}.")
+    return s
+
+
+def run_cost(args: argparse.Namespace) -> int:
+    s = _cost_settings(args)
+    from pps.envs.smax import pin_jax_cpu_threads
+
+    pin_jax_cpu_threads(s.threads)  # as `pps train`, before jax is imported
+    allocator.retain_freed_memory()
+    from pps.bench import cost as cost_bench
+    from pps.bench import jaxmarl
+
+    for map_name in s.maps:
+        cost_bench.env_of(map_name)
+    if args.jaxmarl is not None:
+        jaxmarl.check_checkout(args.jaxmarl)  # before an hour of timing, not after
+        for map_name in args.jaxmarl_maps or ():
+            if cost_bench.env_of(map_name) != "smax":
+                raise UserError(f"--jaxmarl-maps: '{map_name}' is not a SMAX map; JaxMARL's qmix_rnn is timed on SMAX.")
+    elif args.jaxmarl_maps or args.jaxmarl_timesteps:
+        raise UserError("--jaxmarl-maps and --jaxmarl-timesteps need --jaxmarl PATH.")
+    started = time.perf_counter()
+    rows, totals = cost_bench.bench_cost(s)
+    compared = []
+    if args.jaxmarl is not None:
+        small, large = args.jaxmarl_timesteps or (40960, 81920)
+        logs = args.out / "jaxmarl-logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        claims = cost_bench.read_preset(cost_bench.PRESETS[1])
+        matched = dict(claims, run={**claims.get("run", {}), **jaxmarl.OURS})
+        for map_name in args.jaxmarl_maps or ("3m", "8m"):
+            say(f"jaxmarl {map_name}: qmix_rnn.py at {small} timesteps")
+            first = jaxmarl.fastest(args.jaxmarl, map_name, small, logs / f"{map_name}-{small}.log", s.seed)
+            ours = cost_bench.time_run("matched", matched, map_name, s)
+            say(f"jaxmarl {map_name}: qmix_rnn.py at {large} timesteps")
+            second = jaxmarl.fastest(args.jaxmarl, map_name, large, logs / f"{map_name}-{large}.log", s.seed)
+            compared.append(jaxmarl.jaxmarl_row(map_name, first, second, ours))
+            say(f"jaxmarl {map_name}: JaxMARL {compared[-1]['jaxmarl_steps_per_s']:,.0f} env steps/s, "
+                f"this suite {ours['env_steps_per_s']:,.0f}")
+    wall = round(time.perf_counter() - started, 1)
+    record = {"schema": 1, "host": host_record(s), "settings": s.as_dict(), "wall_s": wall, "rows": rows,
+              "totals": totals, "jaxmarl": compared,
+              "jaxmarl_schedule": jaxmarl.SCHEDULE if compared else None}
+    md = cost_bench.markdown(rows, totals, compared)
+    atomic.write_json(args.out / "cost.json", record)
+    atomic.write_text(args.out / "cost.md", md)
+    print(md)
+    say(f"cost: done in {wall:.0f} s; wrote {args.out / 'cost.json'} and cost.md")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     if args.groups:
         return run_groups(args)
+    if args.cost:
+        return run_cost(args)
     given = [_flag(k) for k in GROUP_OPTIONS if getattr(args, k) not in (None, False)]
+    cost_given = [_flag(k) for k in COST_OPTIONS if getattr(args, k) is not None]
+    if cost_given:
+        raise UserError(f"{', '.join(cost_given)} {'belongs' if len(cost_given) == 1 else 'belong'} to --cost; "
+                        f"add --cost or leave {'it' if len(cost_given) == 1 else 'them'} out.")
     given += [] if args.warmup else ["--no-warmup"]
     if given:
         raise UserError(f"{', '.join(given)} {'belongs' if len(given) == 1 else 'belong'} to --groups; "

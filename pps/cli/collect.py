@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from pps.analysis import commands
+from pps.cli.options import add_skip_invalid
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -16,9 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="where curves.csv and final.csv go (default: results)")
     parser.add_argument("--final-window", type=int, default=3,
                         help="final score = mean of each run's last N evaluations (default: 3)")
-    parser.add_argument("--skip-invalid", action="store_true",
-                        help="leave out runs whose files break the contract (wrong columns, mismatched run.json) "
-                             "instead of stopping")
+    add_skip_invalid(parser)
 
 
 def run(args: argparse.Namespace) -> int:

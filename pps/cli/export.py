@@ -8,6 +8,7 @@ from pathlib import Path
 
 from pps.analysis import commands
 from pps.analysis.outputs import EXPORT_FILES, EXPORT_FORMATS
+from pps.cli.options import add_skip_invalid
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -20,8 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(default: results)")
     parser.add_argument("--out", type=Path, default=None,
                         help=f"the file to write (default: <results>/{EXPORT_FILES[EXPORT_FORMATS[0]]})")
-    parser.add_argument("--skip-invalid", action="store_true",
-                        help="leave out runs whose files break the contract instead of stopping")
+    add_skip_invalid(parser)
 
 
 def run(args: argparse.Namespace) -> int:

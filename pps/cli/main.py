@@ -1,4 +1,4 @@
-"""The `pps` command line: train, maps, references, collect, stats, plot, overhead, scaling, export,
+"""The `pps` command line: train, maps, references, collect, stats, plot, overhead, scaling, compare, export,
 evidence, calibrate and bench.
 
 Each subcommand lives in the module that owns its concept and exposes
@@ -29,6 +29,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "plot": ("pps.cli.plot", "the paper's figures as PNG and PDF"),
     "overhead": ("pps.cli.overhead", "where each run's wall-clock went, and each method's cost over the baseline"),
     "scaling": ("pps.cli.scaling", "score gain and cost against the number of agents (maps with >= 2 agent counts)"),
+    "compare": ("pps.cli.compare",
+                "two folders of runs that differ in one setting (e.g. matmul_precision): did learning change?"),
     "export": ("pps.cli.export", "per-episode evaluations of every run as marl-eval's JSON (results/marl_eval.json)"),
     "evidence": ("pps.cli.evidence",
                  "package a finished workflow run as a reference set (docs/evidence/) or --check one byte for byte"),

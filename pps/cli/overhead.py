@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from pps.analysis import commands
-from pps.cli.options import add_annotate
+from pps.cli.options import add_annotate, add_bootstrap_seed, add_skip_invalid
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -22,10 +22,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(default: figures)")
     parser.add_argument("--baseline", default="qmix",
                         help="method whose cost every other is compared with (default: qmix)")
-    parser.add_argument("--bootstrap-seed", type=int, default=0,
-                        help="seed of the ratio CIs, so the table is identical each time (default: 0)")
-    parser.add_argument("--skip-invalid", action="store_true",
-                        help="leave out runs whose files break the contract instead of stopping")
+    add_bootstrap_seed(parser, "the ratio CIs")
+    add_skip_invalid(parser)
     add_annotate(parser)
 
 

@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     if configs[0].matmul_precision == "bf16" and native_bf16(configs[0].device) is False:
         print(f"note: matmul_precision bf16 on a {configs[0].device} without native bfloat16 multiplies "
               f"(flags {', '.join(NATIVE_BF16_FLAGS)}): torch emulates them, and the learner runs slower than "
-              f"at fp32 (measured 3.5x slower per update on an AVX2-only CPU).", file=sys.stderr)
+              f"at fp32 (measured 3.5-4.7x slower per update on an AVX2-only CPU).", file=sys.stderr)
     for out in outs:
         if out.exists() and not out.is_dir():
             raise UserError(f"--out '{out}' exists and is not a folder.")

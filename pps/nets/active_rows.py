@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 import torch
 
+from pps.devices import upload
 from pps.nets.row_sums import padded_rows
 
 
@@ -52,7 +53,11 @@ class ActiveRows:
 
     @classmethod
     def from_mask(cls, active: torch.Tensor) -> ActiveRows:
-        """`active` `[S, T * M]` bool, time-major per slot."""
+        """`active` `[S, T * M]` bool, time-major per slot.
+
+        P, a shape, is read from the mask's values: on a GPU that read waits for the device,
+        so the learner plans its rows from the host's copy of a batch's masks and moves the
+        result over (`to`; `pps.learner.Learner.prepare`)."""
         s, rows = active.shape
         counts = active.sum(dim=1)
         packed = padded_rows(int(counts.max().item())) if s else 0
@@ -63,6 +68,10 @@ class ActiveRows:
             order = torch.cat([order, order[:, -1:].expand(s, packed - rows)], dim=1)
         offsets = torch.arange(s, device=active.device).unsqueeze(1) * rows
         return cls(order + offsets, counts, rows, s * rows)
+
+    def to(self, device: torch.device) -> ActiveRows:
+        """The same rows with their index tensors on `device` (`pps.devices.upload`)."""
+        return dataclasses.replace(self, index=upload(self.index, device), counts=upload(self.counts, device))
 
     @property
     def n_slots(self) -> int:

@@ -52,7 +52,9 @@ class Progress:
     cost_share: dict[str, Any] | None = None  # this run's share of time_s/wall_s as last checkpointed (pps.run_cost)
     finished: bool = False
     train_returns: list[float] = field(default_factory=list)
-    losses: list[float] = field(default_factory=list)
+    # each learner update's loss since the last evaluation; the latest may still be 0-dim
+    # tensors on the learner's device, until `Trainer.read_losses` reads them as floats
+    losses: list[float | torch.Tensor] = field(default_factory=list)
     rows: list[dict[str, Any]] = field(default_factory=list)
     # per row of `rows`: the episodes behind it ({"step", "returns", "won"}: pps.run_folder.Evaluation's
     # fields but the phase), plain data so that checkpoints stay readable

@@ -220,7 +220,8 @@ class Trainer:
             if not self.buffer.can_sample(c.batch_size):
                 break
             with timer.section("replay"):
-                sample = self.buffer.sample(c.batch_size).to(self.device)
+                # sampled and planned on the host, then on its way to the device (`Learner.prepare`)
+                sample = self.learner.prepare(self.buffer.sample(c.batch_size))
             # The authors' order: update u (counting from 1) aggregates first when u % K == 0,
             # then takes its gradient step, then copies the targets when u % target_interval
             # == 0, so a target copy on the same update already holds the aggregated networks.
@@ -229,9 +230,22 @@ class Trainer:
                     self.aggregate()
             with timer.section("learner"):
                 losses = self.learner.update(sample)
-            for run, loss in zip(self.runs, losses):
+            for i, run in enumerate(self.runs):
                 if not run.progress.finished:
-                    run.progress.losses.append(loss)
+                    run.progress.losses.append(losses[i])  # read later, with the others: `read_losses`
+
+    def read_losses(self) -> None:
+        """Every run's losses still on the learner's device, read in one copy and kept as
+        floats, the values `.tolist()` gives. An update's losses stay on the device (reading
+        each would make the host wait for every update to finish on a GPU) until something
+        reads them: an evaluation's mean loss, a checkpoint's progress."""
+        pending = [(p, j) for p in (run.progress for run in self.runs)
+                   for j, loss in enumerate(p.losses) if isinstance(loss, torch.Tensor)]
+        if not pending:
+            return
+        values = torch.stack([p.losses[j] for p, j in pending]).tolist()
+        for (p, j), value in zip(pending, values):
+            p.losses[j] = value
 
     def aggregate(self) -> None:
         assert self.aggregator is not None
@@ -273,6 +287,7 @@ class Trainer:
     def evaluate(self, run: GroupRun, bar: tqdm) -> None:
         """Greedy test episodes of one run, in its own test envs, with its own slots."""
         c, p = self.config, run.progress
+        self.read_losses()
         returns, lengths, wins = self.play(run.test_runner, run.agents, c.eval_episodes)
         has_win = self.info.has_win_condition
         row = {
@@ -374,6 +389,7 @@ class Trainer:
     def state_dict(self, i: int = 0) -> dict[str, Any]:
         """Run i's checkpoint: its share of every group tensor and its own streams, in the
         format a run alone writes, so that it can resume alone or in any group."""
+        self.read_losses()  # a checkpoint holds plain floats
         run = self.runs[i]
         envs = {"train": self.train_env.envs[i], "test": run.test_env}
         if self.swap_runner is not None:
@@ -387,8 +403,9 @@ class Trainer:
             "python_rng": random.getstate(),
             "numpy_rng": np.random.get_state(),
             "torch_rng": torch.get_rng_state(),
+            # the losses copied: training appends the next updates' to the run's own list
             "progress": dict(run.progress.__dict__, time_s=dict(self.group_time_s), wall_s=self.wall_s,
-                             cost_share=self.costs.state(i)),
+                             cost_share=self.costs.state(i), losses=list(run.progress.losses)),
         }
 
     def load_state_dicts(self, states: list[dict[str, Any]]) -> None:

@@ -14,9 +14,11 @@ device and is checked against nothing; a parameter's `.grad` takes its parameter
 Build what a test checks inside the mode.
 
 The arithmetic is the CPU's own, so a run under the mode gives the CPU's numbers bit for
-bit; what the mode adds is the errors a GPU would raise, and `transfers`: every device to
+bit; what the mode adds is the errors a GPU would raise, `transfers`: every device to
 host copy or read (`.cpu()`, `.item()`, `.tolist()`, `bool()`, ...), each a synchronisation
-on a real GPU.
+on a real GPU, and `uploads`: every host to device move, with its bytes, dtype, and whether
+it came from page-locked ("pinned") memory without blocking the host (`pin_memory()` is
+emulated as a copy that the mode remembers as pinned).
 
 Not emulated: kernels that only exist on one device, CUDA's own rounding, streams, memory.
 `torch.load(map_location='cuda')` fails here as it does on a CPU-only build.
@@ -29,7 +31,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from torch.overrides import TorchFunctionMode
@@ -45,6 +47,17 @@ _MIXED_OK = {"copy_", "_has_compatible_shallow_copy_type", "is_same_size", "__re
              "_group_tensors_by_device_and_dtype", "__repr__", "__format__", "__str__"}
 
 
+class Upload(NamedTuple):
+    """One host to device move: what crossed and how. A real GPU copies from pageable memory
+    through a staging buffer and blocks the host; from pinned memory with `non_blocking` it
+    returns at once and the copy overlaps whatever the host does next."""
+
+    nbytes: int
+    dtype: torch.dtype
+    pinned: bool
+    non_blocking: bool
+
+
 class FakeCudaMode(TorchFunctionMode):
     """The torch-function mode behind `fake_cuda()` (see the module docstring)."""
 
@@ -52,6 +65,8 @@ class FakeCudaMode(TorchFunctionMode):
         super().__init__()
         self._devices: WeakIdKeyDictionary = WeakIdKeyDictionary()  # tensor -> CPU or CUDA
         self.transfers: list[str] = []  # one entry per device -> host copy or read
+        self.uploads: list[Upload] = []  # one entry per host -> device move
+        self._pinned: WeakIdKeyDictionary = WeakIdKeyDictionary()  # host tensors in page-locked memory
 
     # ---- tags
     def device_of(self, t: torch.Tensor) -> torch.device | None:
@@ -77,6 +92,12 @@ class FakeCudaMode(TorchFunctionMode):
             return self._setter(name, func, args)
         if name in ("to", "cuda", "cpu"):
             return self._move(name, func, args, kwargs)
+        if name == "pin_memory":  # a CPU-only torch refuses it: a copy, remembered as pinned
+            pinned = self._tag(args[0].clone(), CPU)
+            self._pinned[pinned] = True
+            return pinned
+        if name == "is_pinned":
+            return args[0] in self._pinned
         if "device" in kwargs:
             return self._factory(name, func, args, kwargs)
         if name in ("numpy", "__array__") and self._on_cuda(args[0]):
@@ -127,6 +148,7 @@ class FakeCudaMode(TorchFunctionMode):
         source = self.device_of(t) or CPU  # a tensor of unknown device: a real CPU one
         dtype = None
         copy = bool(kwargs.pop("copy", False))
+        non_blocking = bool(kwargs.get("non_blocking", False))
         if name == "cuda":
             target = CUDA
         elif name == "cpu":
@@ -134,7 +156,7 @@ class FakeCudaMode(TorchFunctionMode):
         elif rest and isinstance(rest[0], torch.Tensor):  # .to(other): other's device and dtype
             target, dtype = self.device_of(rest[0]) or CPU, rest[0].dtype
         else:
-            parsed_device, dtype, _, _ = torch._C._nn._parse_to(*rest, **kwargs)
+            parsed_device, dtype, non_blocking, _ = torch._C._nn._parse_to(*rest, **kwargs)
             target = source if parsed_device is None else parsed_device
         target = CUDA if target.type == "cuda" else CPU
         out = t if dtype is None or dtype == t.dtype else t.to(dtype)
@@ -142,6 +164,9 @@ class FakeCudaMode(TorchFunctionMode):
             out = out.clone() if out is t else out  # a move allocates on the other device
             if source.type == "cuda" and target.type == "cpu":
                 self.transfers.append(name)
+            if source.type == "cpu" and target.type == "cuda":
+                self.uploads.append(Upload(t.numel() * t.element_size(), t.dtype, t in self._pinned,
+                                           bool(non_blocking)))
         return self._tag(out, target)
 
     def _factory(self, name: str, func, args, kwargs) -> Any:

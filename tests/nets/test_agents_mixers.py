@@ -1,5 +1,6 @@
 """Slot-stacked agents equal separate modules; VDN sums; QMIX is monotone in every agent's Q."""
 
+import pytest
 import torch
 
 from pps.nets.agents import RNNAgent, SlotAgents, SlotLayout, agent_from_slot
@@ -103,3 +104,29 @@ def test_qmix_output_shape_and_state_dependence():
     out_a, out_b = mixer(qs, torch.zeros(2, 6, 4)), mixer(qs, torch.ones(2, 6, 4))
     assert out_a.shape == (2, 6)
     assert not torch.allclose(out_a, out_b)
+
+
+@pytest.mark.exactness
+@pytest.mark.parametrize("kind", ["shared", "per_agent"])
+@pytest.mark.parametrize("n, b, d_in, a", [(3, 8, 40, 9), (27, 8, 800, 35)])  # 27: SMAX 27m_vs_30m's sizes
+def test_an_acting_step_gives_a_run_the_same_bits_in_a_group_as_alone(kind, n, b, d_in, a):
+    """What the runner computes per step (its input slotted, `SlotAgents.step`, Qs back in env
+    order) for run 1 of a group of 3 equals run 1 alone, bit for bit."""
+    runs, hidden = 3, 64
+    per_run = 1 if kind == "shared" else n
+    g = torch.Generator().manual_seed(7)
+    group = SlotAgents(runs * per_run, d_in, hidden, a)
+    with torch.no_grad():  # random weights of a sane scale (an orthogonal init of 81 slots is slow)
+        for p in group.parameters():
+            p.copy_(torch.randn(p.shape, generator=g) / d_in ** 0.5)
+    alone = group.slot_view(per_run, 2 * per_run)
+    obs, last = torch.randn(runs * b, n, d_in - a - n, generator=g), torch.randn(runs * b, n, a, generator=g)
+    ids = torch.eye(n).expand(runs * b, n, n)
+    h0 = torch.randn(runs * b, n, hidden, generator=g)
+    grouped, solo = SlotLayout(kind, n, runs * per_run, runs), SlotLayout(kind, n, per_run)
+    mine = slice(b, 2 * b)
+    with torch.no_grad():
+        q_group, h_group = group.step(grouped.to_slots(torch.cat([obs, last, ids], dim=-1)), grouped.to_slots(h0))
+        q_solo, h_solo = alone.step(solo.to_slots(torch.cat([obs, last, ids], dim=-1)[mine]), solo.to_slots(h0[mine]))
+    assert torch.equal(grouped.from_slots(q_group, runs * b)[mine], solo.from_slots(q_solo, b))
+    assert torch.equal(grouped.from_slots(h_group, runs * b)[mine], solo.from_slots(h_solo, b))

@@ -29,8 +29,9 @@ SETTINGS = {
 }
 # the exactness tests of the layers and the optimiser, at a few sizes each (the end-to-end
 # group tests run once, on the default path, in test_run_groups.py)
-SELECTION = ["tests/nets/test_row_sums.py", "tests/nets/test_active_rows.py", "tests/test_slot_optimizer.py",
-             "tests/train/test_run_groups.py", "-m", "exactness", "-k", "not 64-192 and not 15-64"]
+SELECTION = ["tests/nets/test_row_sums.py", "tests/nets/test_active_rows.py", "tests/nets/test_agents_mixers.py",
+             "tests/test_slot_optimizer.py", "tests/train/test_run_groups.py", "-m", "exactness", "-k",
+             "not 64-192 and not 15-64"]
 
 
 @pytest.mark.slow

@@ -1,5 +1,5 @@
-"""The figures of the studies: compute overhead (`pps overhead`) and agent-count scaling
-(`pps scaling`).
+"""The figures of the studies: compute overhead (`pps overhead`), agent-count scaling
+(`pps scaling`) and one setting against another (`pps compare`).
 
 Like every figure of the suite they are drawn at each print size (`layout.Size`), draw each
 method in its colour and its marker or line style (`pps.analysis.render.style`) and leave the
@@ -244,3 +244,47 @@ def scaling_figure(scaling: pd.DataFrame, overhead: pd.DataFrame, baseline: str,
                        + (" Open marker: no CI or a zero-width CI, not certainty." if degenerate else "")
                        + f" Cost: one dot per run, line through the medians per agent count ({COST_UNIT_SHORT} "
                          f"in scaling.csv).{maps_note}")
+
+
+# --------------------------------------------------------------------------- A against B
+COMPARE_COLORS = ("#3b6ea5", "#c0504d")  # side A, side B: the two settings, not methods
+CELL_COLUMNS_AB = ("env", "map", "method", "interval")  # a cell of either side
+
+
+def compare_figure(bands: pd.DataFrame, table: pd.DataFrame, names: tuple[str, str], *, size: Size,
+                   annotate: bool = False) -> Figure:
+    """One panel per matched cell: each side's mean score against env steps with its pointwise
+    95% percentile bootstrap band over seeds (`studies.compare.curve_bands`), and the cell's
+    verdict in the title."""
+    keys = list(table.drop_duplicates(list(CELL_COLUMNS_AB))[list(CELL_COLUMNS_AB)].itertuples(index=False))
+    maps = [(k.env, k.map) for k in keys]
+    ncols = size.cols(len(keys), full=3, column=1)
+    nrows = max(1, int(np.ceil(len(keys) / ncols)))
+    with drawing():
+        fig, axes = new_figure(size, nrows, ncols, 1.7, extra_h=legend_rows_in(list(names), size))
+        for ax in axes.flat[len(keys):]:
+            ax.set_visible(False)
+        for ax, key in zip(axes.flat, keys):
+            cell = bands[(bands["env"] == key.env) & (bands["map"] == key.map) & (bands["method"] == key.method)
+                         & cell_mask(bands, key.method, key.interval)]
+            for side, name, color in zip(("a", "b"), names, COMPARE_COLORS):
+                line = cell[cell["side"] == side].sort_values("step")
+                if line.empty:
+                    continue
+                ax.plot(line["step"], line["mean"], color=color, label=name)
+                if line["low"].notna().all():
+                    ax.fill_between(line["step"], line["low"], line["high"], color=color, alpha=0.2, lw=0)
+            verdict = table[(table["env"] == key.env) & (table["map"] == key.map) & (table["method"] == key.method)
+                            & cell_mask(table, key.method, key.interval)]["verdict"].iloc[0]
+            ax.set_title(f"{map_title(key.env, key.map, maps)}, {cell_label(key.method, key.interval)}: {verdict}")
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x / 1000:g}k" if x else "0"))
+            ax.set_xlabel("env steps")
+            ax.set_ylabel("score")
+        handles = [Line2D([], [], color=c, label=n) for n, c in zip(names, COMPARE_COLORS)]
+        legend_below(fig, handles, list(names), size)
+    n = bands.drop_duplicates(["side", *CELL_COLUMNS_AB])["seeds"]
+    n_txt = f"{n.min()}" if n.min() == n.max() else f"{n.min()}–{n.max()}"
+    return finish(fig, size, annotate=annotate, title=f"{names[0]} against {names[1]}: learning curves",
+                  note=f"Mean score over {n_txt} seed(s) per side and its pointwise {CI_METHOD}; the verdict in each "
+                       f"title comes from compare.csv (the studentized permutation and exact Mann-Whitney tests "
+                       f"of the final score and the area under the curve, Benjamini-Hochberg over the table).")

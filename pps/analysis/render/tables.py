@@ -348,3 +348,46 @@ def across_maps_latex(across: pd.DataFrame) -> str:
     headers, rows, breaks = across_maps_rows(across)
     return latex(headers, rows, "llrrllll", across_maps_caption(across, _has_degenerate(rows)), "tab:pps-across-maps",
                  breaks=breaks)
+
+
+# --------------------------------------------------------------------------- pps compare
+def compare_markdown(table: pd.DataFrame, names: tuple[str, str], differing: dict[str, tuple[list[str], list[str]]],
+                     unmatched: Sequence[str], final_window: int, alpha: float) -> str:
+    """`compare.md`: what differs between the sides, the verdict per cell, and the table."""
+    a, b = names
+    out = [f"# {a} against {b}\n"]
+    if differing:
+        out.append(f"**What differs** in run.json between {a}'s runs and {b}'s (values only one side has):\n")
+        out += [f"- `{k}`: {'; '.join(va) or '–'} → {'; '.join(vb) or '–'}" for k, (va, vb) in differing.items()]
+        out.append("")
+    else:
+        out.append("**What differs**: nothing in run.json besides per-run values (seeds, timings).\n")
+    if unmatched:
+        out.append("Cells trained on one side only (left out): " + "; ".join(unmatched) + ".\n")
+    cells = table.drop_duplicates(["env", "map", "method", "interval"])
+    for r in cells.itertuples(index=False):
+        label = f"{r.map}, {r.method}" + ("" if pd.isna(r.interval) else f" (K={int(r.interval)})")
+        runs = "run" if int(r.n_a) == 1 else "runs"
+        out.append(f"- **{label}: {r.verdict}** ({int(r.n_a)} {runs} of {a}, {int(r.n_b)} of {b}).")
+    out.append("")
+    headers = ["map", "method", "measure", a, b, f"{b} − {a} [95% CI]", "perm. p", "MW p", "smallest p",
+               "detectable", "verdict"]
+    rows = []
+    for r in table.itertuples(index=False):
+        rows.append([r.map, r.method + ("" if pd.isna(r.interval) else f" K={int(r.interval)}"), r.measure,
+                     num(r.mean_a), num(r.mean_b), ci(r.diff, r.diff_ci_low, r.diff_ci_high),
+                     pval(r.permutation_p_adj), pval(r.mannwhitney_p_adj), pval(r.smallest_p), num(r.detectable),
+                     r.verdict])
+    out.append(markdown(headers, rows, "lllrrrrrrrl"))
+    out.append(
+        f"Score: the task's score (win rate, or return normalised so that a random policy is 0 and the reference 1). "
+        f"`final`: mean of each run's last {final_window} evaluations up to the step every run of the cell reaches; "
+        f"`auc`: normalised area under the score curve over the steps every run of the cell spans. Means over "
+        f"runs; the difference's CI is a percentile bootstrap (runs resampled on each side), which is too narrow "
+        f"at 3-5 runs a side. p-values: the studentized permutation test of the mean difference and the exact "
+        f"Mann-Whitney test, both two-sided, Benjamini-Hochberg adjusted over the whole table; a cell differs "
+        f"when any adjusted p < {alpha:g}. `smallest p`: the smallest p these run counts can give (3 runs a side "
+        f"cannot reach 0.05). `detectable`: the difference a Welch test at {alpha:g} / (the table's number of "
+        f"p-values) finds with 80% power at the observed spreads. \"No difference detected\" is evidence "
+        f"against differences of `detectable` or more, not against smaller ones.\n")
+    return "\n".join(out)

@@ -56,6 +56,20 @@ def iqm_band(matrix: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, 
     return (point, *_iqm_curve_band(matrix, rng.integers(0, n, size=(N_RESAMPLES, n))))
 
 
+def mean_band(matrix: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean over seeds (rows) at each step (column) and its percentile bootstrap band (seeds
+    resampled together, so one resample is a whole set of curves)."""
+    point = matrix.mean(axis=0)
+    n = matrix.shape[0]
+    if n < 2:
+        return point, np.full_like(point, np.nan), np.full_like(point, np.nan)
+    # each resample as how often it drew each seed: [resamples, n] @ [n, steps], no [resamples, n, steps] copy
+    draws = rng.integers(0, n, size=(N_RESAMPLES, n))
+    counts = np.zeros((N_RESAMPLES, n))
+    np.add.at(counts, (np.arange(N_RESAMPLES)[:, None], draws), 1.0)
+    return (point, *percentile_band(counts @ matrix / n))
+
+
 def _iqm_curve_band(matrix: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The pointwise band of the IQM over the rows of `matrix` [runs, steps] resampled by the
     row indices `rows` [R, runs], a few steps at a time (the resamples of every step at once

@@ -61,3 +61,15 @@ def test_every_caption_that_names_a_bootstrap_names_the_count():
         text = " ".join((REPO / doc).read_text().split())
         for other in ("1,000 resamples", "2,000 resamples", "1000 resamples", "2000 resamples"):
             assert other not in text, doc
+
+
+def test_mean_band_is_the_percentile_band_of_resampled_seed_means():
+    """`mean_band` counts each resample's draws instead of copying [resamples, seeds, steps]:
+    the band equals the one built from the copies, drawn from the same generator."""
+    matrix = np.random.default_rng(0).normal(size=(6, 7))
+    point, lo, hi = FD.mean_band(matrix, np.random.default_rng(3))
+    draws = np.random.default_rng(3).integers(0, 6, size=(FD.N_RESAMPLES, 6))
+    naive = matrix[draws].mean(axis=1)
+    assert np.allclose(point, matrix.mean(axis=0))
+    assert np.allclose(lo, np.quantile(naive, 0.025, axis=0)) and np.allclose(hi, np.quantile(naive, 0.975, axis=0))
+    assert np.isnan(FD.mean_band(matrix[:1], np.random.default_rng(0))[1]).all()  # one seed: no band
