@@ -69,7 +69,7 @@ def test_same_seed_gives_identical_metrics_and_other_seed_differs(tmp_path):
 @pytest.mark.parametrize("env, map_name", [("smax", "3m")])
 def test_resume_after_kill_9_equals_an_uninterrupted_run(tmp_path, env, map_name, pps_cli):
     args = ["train", "--env", env, "--map", map_name, "--method", "a-pps", "--interval", "5", "--seed", "3",
-            "--quiet", *tiny_set_args({"t_max": 2400, "checkpoint_interval": 300})]
+            "--quiet", *tiny_set_args({"t_max": 1800, "checkpoint_interval": 300})]
     straight = pps_cli(*args, "--out", str(tmp_path / "straight"))
     assert straight.returncode == 0, straight.stderr
 
