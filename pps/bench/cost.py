@@ -33,13 +33,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
 
+from pps import plan
 from pps.bench.common import say
 from pps.config import RunConfig, resolve_config
 from pps.envs.registry import MAPS
 from pps.errors import UserError
-from pps.methods import METHODS
 from pps.train import Trainer
 
 PRESETS = (Path("workflow/config/paper.yaml"), Path("workflow/config/claims.yaml"))
@@ -82,28 +81,17 @@ def env_of(map_name: str) -> str:
 
 
 def read_preset(path: Path) -> dict[str, Any]:
-    """A workflow preset as a dict (its grid and its `run:` keys), found beside the source checkout
-    when the path is relative and absent here."""
+    """A workflow preset, checked and filled in as the workflow reads it (`pps.plan.load_preset`),
+    found beside the source checkout when the path is relative and absent here."""
     from pps.bench.groups import _preset_path
 
-    found = _preset_path(Path(path))
-    try:
-        preset = yaml.safe_load(found.read_text())
-    except (OSError, yaml.YAMLError) as err:
-        raise UserError(f"--cost: cannot read the preset {path}: {err}") from None
-    if not isinstance(preset, dict) or not isinstance(preset.get("run", {}), dict):
-        raise UserError(f"--cost: {path} is not a workflow preset (a mapping with a `run:` section).")
-    return preset
+    return plan.load_preset(_preset_path(Path(path)))
 
 
 def grid_runs(preset: dict[str, Any], map_name: str) -> int:
-    """How many runs the preset trains on `map_name`: methods, each PPS method once per interval,
-    times seeds; 0 where the map is not in the preset."""
-    if map_name not in preset.get("maps", []):
-        return 0
-    intervals = len(preset.get("intervals", [RunConfig.interval]))
-    per_seed = sum(intervals if METHODS[m].aggregates else 1 for m in preset.get("methods", []))
-    return per_seed * len(preset.get("seeds", []))
+    """How many runs the preset trains on `map_name` (`pps.plan.grid`: methods, each PPS method
+    once per interval, times seeds); 0 where the map is not in the preset."""
+    return len(plan.grid(preset, [map_name])) if map_name in preset["maps"] else 0
 
 
 def _config(preset: dict[str, Any], env: str, map_name: str, s: CostBenchSettings) -> RunConfig:
