@@ -55,12 +55,19 @@ class JaxMarlRun:
     wall_s: float
 
 
-def check_checkout(root: Path) -> Path:
-    """The checkout's qmix_rnn.py, or a `UserError` saying what is missing."""
+def script_of(root: Path) -> Path:
+    """The checkout's qmix_rnn.py, or a `UserError` if `root` is not a JaxMARL checkout."""
     script = Path(root) / SCRIPT
     if not script.is_file():
         raise UserError(f"--jaxmarl: {script} not found; give the root of a JaxMARL checkout "
                         f"(git clone https://github.com/FLAIROx/JaxMARL).")
+    return script
+
+
+def check_checkout(root: Path) -> Path:
+    """The checkout's qmix_rnn.py, or a `UserError` saying what is missing: the script, or a
+    package it imports (each tried in a fresh interpreter: once, before any timing starts)."""
+    script = script_of(root)
     missing = []
     for module in NEEDS:
         probe = subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True)
@@ -75,7 +82,7 @@ def check_checkout(root: Path) -> Path:
 def run_qmix_rnn(root: Path, map_name: str, total_timesteps: int, log: Path, seed: int = 0) -> JaxMarlRun:
     """One `qmix_rnn.py` process at the matched schedule; its output goes to `log`."""
     root, log = Path(root).resolve(), Path(log).resolve()
-    script = check_checkout(root)
+    script = script_of(root)  # its packages: `check_checkout`, before the benchmark
     overrides = ["+alg=ql_rnn_smax", f"alg.MAP_NAME={map_name}", f"alg.TOTAL_TIMESTEPS={total_timesteps}",
                  *(f"alg.{k}={v}" for k, v in SCHEDULE.items()), "alg.TEST_DURING_TRAINING=False",
                  f"SEED={seed}", "NUM_SEEDS=1", "SAVE_PATH=null", "WANDB_MODE=disabled",
