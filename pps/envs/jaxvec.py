@@ -27,6 +27,9 @@ backend alike:
 from __future__ import annotations
 
 import contextlib
+import importlib
+import importlib.machinery
+import importlib.util
 import io
 import os
 import sys
@@ -35,6 +38,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from importlib.metadata import version
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -110,6 +114,53 @@ def jax_device(device: str):
             index = int(str(device).split(":")[1]) if ":" in str(device) else 0
             return gpus[index]
     return jax.devices("cpu")[0]
+
+
+def import_jaxmarl_envs(name: str) -> ModuleType:
+    """`jaxmarl.environments.<name>` (`smax`, `mpe`) without importing every other env jaxmarl ships.
+
+    jaxmarl's two package `__init__`s import all of its environments, and some build tables
+    with jax as they are imported (STORM turns a list of a million items into an array):
+    2.3 of the ~12 s every training process spends before its first step, for envs no run
+    uses. So `jaxmarl` and `jaxmarl.environments` are entered as package modules whose
+    `__init__` runs only when a name it defines is first asked for (PEP 562 `__getattr__`),
+    and Python imports just the submodules the backend needs. `import jaxmarl;
+    jaxmarl.make(...)` still works afterwards; the classes are the same objects either way.
+    If jaxmarl was imported already, or the partial import fails, the whole package is
+    imported as usual."""
+    target = f"jaxmarl.environments.{name}"
+    if "jaxmarl" not in sys.modules:
+        try:
+            for package in ("jaxmarl", "jaxmarl.environments"):
+                _enter_package_deferred(package)
+            return importlib.import_module(target)
+        except Exception:  # a jaxmarl laid out otherwise: fall back to the ordinary import
+            for module in [m for m in sys.modules if m == "jaxmarl" or m.startswith("jaxmarl.")]:
+                del sys.modules[module]
+    with quiet_stdout():  # jaxmarl prints when `jaxmarl.environments` runs its __init__
+        return importlib.import_module(target)
+
+
+def _enter_package_deferred(name: str) -> None:
+    """Put package `name` in `sys.modules` with its `__init__` not yet run; it runs the first
+    time the module is asked for a name that is not one of its submodules."""
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.submodule_search_locations is None:
+        raise ImportError(f"{name} is not a package")
+    module = importlib.util.module_from_spec(spec)
+
+    def __getattr__(attr: str):
+        # `from package import submodule` asks first: answering "no such name" makes Python
+        # import the submodule alone
+        if attr.startswith("__") or importlib.machinery.PathFinder.find_spec(f"{name}.{attr}", module.__path__):
+            raise AttributeError(f"module {name!r} has no attribute {attr!r}")
+        del module.__dict__["__getattr__"]  # the real __init__ runs once, into this module
+        with quiet_stdout():
+            spec.loader.exec_module(module)
+        return getattr(module, attr)
+
+    module.__getattr__ = __getattr__
+    sys.modules[name] = module
 
 
 @contextlib.contextmanager

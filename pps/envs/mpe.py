@@ -31,7 +31,7 @@ from functools import cache
 import numpy as np
 
 from pps.envs.base import EnvInfo
-from pps.envs.jaxvec import JaxTask, JaxVecEnv, import_jax, jaxmarl_version, quiet_stdout
+from pps.envs.jaxvec import JaxTask, JaxVecEnv, import_jax, import_jaxmarl_envs, jaxmarl_version
 from pps.envs.mpe_tasks import MPE_MAPS, MPE_TASKS
 from pps.envs.registry import check_env_map
 from pps.envs.tasks import UNIT_TYPE_NAMES
@@ -40,9 +40,7 @@ __all__ = ["MpeVecEnv", "jaxmarl_env", "mpe_env_info", "mpe_task"]
 
 
 def _import_mpe():
-    with quiet_stdout():  # jaxmarl prints when imported; imported on first use (it imports jax)
-        from jaxmarl.environments import mpe
-    return mpe
+    return import_jaxmarl_envs("mpe")  # on first use: it imports jax
 
 
 @cache

@@ -28,9 +28,9 @@ from pps.envs.jaxvec import (
     JaxTask,
     JaxVecEnv,
     import_jax,
+    import_jaxmarl_envs,
     jaxmarl_version,
     pin_jax_cpu_threads,
-    quiet_stdout,
 )
 from pps.envs.registry import check_env_map
 from pps.envs.smax_tasks import SMAX_MAPS
@@ -40,9 +40,8 @@ __all__ = ["SmaxVecEnv", "backend_version", "pin_jax_cpu_threads", "smax_env_inf
 
 
 def _import_smax():
-    with quiet_stdout():  # jaxmarl prints when imported; imported on first use (it imports jax)
-        from jaxmarl.environments.smax import HeuristicEnemySMAX, map_name_to_scenario
-    return HeuristicEnemySMAX, map_name_to_scenario
+    smax = import_jaxmarl_envs("smax")  # on first use: it imports jax
+    return smax.HeuristicEnemySMAX, smax.map_name_to_scenario
 
 
 @cache

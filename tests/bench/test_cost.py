@@ -33,7 +33,8 @@ def test_the_grid_counts_each_pps_method_once_per_interval():
 
 
 def test_a_tiny_cost_run_projects_from_what_it_measured(tmp_path, capsys):
-    preset = {"envs": {"default": "mpe"}, "maps": ["simple_spread_v3"], "methods": ["qmix", "a-pps"], "intervals": [50, 100], "seeds": [0, 1],
+    preset = {"envs": {"default": "mpe"}, "maps": ["simple_spread_v3"], "methods": ["qmix", "a-pps"],
+              "intervals": [50, 100], "seeds": [0, 1],
               "run": {"t_max": 10_000, "n_envs": 2, "batch_size": 2, "buffer_size": 8, "eval_interval": 1_000,
                       "eval_episodes": 2, "rnn_hidden": 8, "mixer_embed": 8, "hypernet_hidden": 8}}
     path = tmp_path / "tiny.yaml"

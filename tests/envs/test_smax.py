@@ -66,6 +66,45 @@ def test_registry_import_is_cheap():
     assert out.stdout.strip() == "[]"
 
 
+# In a fresh interpreter, what a training process imports at its start, then the rest of jaxmarl.
+_IMPORTS = """
+import sys
+from pps.envs.smax import _import_smax, smax_env_info
+from pps.envs.mpe import mpe_env_info
+smax_env_info("3m"), mpe_env_info("simple_spread_v3")
+print(sorted(m.split(".")[2] for m in sys.modules if m.startswith("jaxmarl.environments.") and m.count(".") == 2))
+import jaxmarl
+from jaxmarl.environments import HeuristicEnemySMAX
+print(HeuristicEnemySMAX is _import_smax()[0], type(jaxmarl.make("MPE_simple_spread_v3")).__name__)
+"""
+
+
+def _fresh(prelude: str = "") -> tuple[str, str]:
+    """(the jaxmarl envs imported by the two backends, then what the whole of jaxmarl gives)"""
+    done = subprocess.run([sys.executable, "-c", prelude + _IMPORTS], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    loaded, whole = done.stdout.splitlines()  # nothing else: jaxmarl's own "Importing ..." lines stay silent
+    return loaded, whole
+
+
+def test_a_backend_imports_only_its_own_jaxmarl_envs_and_jaxmarl_stays_whole():
+    """Not jaxmarl's other envs (2.3 s of a process's start), and the rest of jaxmarl still
+    there afterwards: `jaxmarl.make`, with the very same classes."""
+    loaded, whole = _fresh()
+    assert "'mpe'" in loaded and "'smax'" in loaded and "'storm'" not in loaded and "'overcooked'" not in loaded
+    assert whole == "True SimpleSpreadMPE"
+
+
+@pytest.mark.parametrize("prelude", [
+    "from pps.envs.jaxvec import quiet_stdout\nwith quiet_stdout():\n    import jaxmarl\n",  # imported first
+    "import pps.envs.jaxvec as J\ndef broken(name): raise ImportError('laid out otherwise')\n"
+    "J._enter_package_deferred = broken\n",  # a jaxmarl the partial import cannot handle
+], ids=["jaxmarl-imported-first", "partial-import-fails"])
+def test_otherwise_jaxmarl_is_imported_whole(prelude):
+    loaded, whole = _fresh(prelude)
+    assert "'storm'" in loaded and whole == "True SimpleSpreadMPE"
+
+
 def test_every_registered_backend_is_complete():
     """Each registered `<name>_tasks` module declares a backend under its registered name whose
     env class and info function exist, and whose tasks use canonical unit types."""

@@ -17,6 +17,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.layout_engine import ConstrainedLayoutEngine
 
 from pps.analysis.data.io import write_csv
 from pps.analysis.figures.layout import DPI, SIZES, Size
@@ -32,6 +33,7 @@ def save_figure(fig: Figure, path_stem: str | os.PathLike, formats: tuple[str, .
     PDF metadata dates are pinned (None) so the same data gives the same bytes; the canvas is
     kept whole (no `bbox_inches="tight"`), so the file is as wide as the figure was drawn.
     """
+    _freeze_layout(fig)
     written = []
     for fmt in formats:
         path = Path(f"{path_stem}.{fmt}")
@@ -40,6 +42,19 @@ def save_figure(fig: Figure, path_stem: str | os.PathLike, formats: tuple[str, .
             fig.savefig(tmp, format=fmt, dpi=DPI, metadata=metadata)
         written.append(path)
     return written
+
+
+def _freeze_layout(fig: Figure) -> None:
+    """Lay the figure out once, at the PNG's resolution, and keep that layout for every format.
+
+    Without this, each `savefig` runs the constrained layout again (every tick label measured
+    anew), which was half the time of `pps plot`; the positions it finds are the same.
+    """
+    if not isinstance(fig.get_layout_engine(), ConstrainedLayoutEngine):
+        return
+    if fig.stale:  # changed since `layout.finish` last laid it out
+        fig.draw_without_rendering()
+    fig.set_layout_engine("none")
 
 
 def _draw_all(makers: Mapping[str, Maker]) -> dict[tuple[str, Size], Figure]:

@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt  # matplotlib and the figures: only the figure tests import them
 import pytest
+from matplotlib.layout_engine import ConstrainedLayoutEngine
 
 from pps.analysis.convergence import run_convergence, speedup_table
 from pps.analysis.data.cells import chosen_cells
 from pps.analysis.data.collect import collect
 from pps.analysis.data.runs import load_runs
+from pps.analysis.figures import layout as L
 from pps.analysis.figures import paper as P
+from pps.analysis.figures.files import save_figure
 from pps.analysis.figures.layout import COLUMN, FULL, MIN_FONT_PT, SIZES, empty_figure, print_problems, shown_texts
 from pps.analysis.figures.studies import overhead_figure, scaling_figure
 from pps.analysis.outputs import FIGURE_NAMES, FIGURE_SIZES
@@ -107,6 +110,37 @@ def test_a_figure_with_nothing_to_show_says_why_at_both_sizes():
                                  "K = 300.", annotate=False, title="Interval sensitivity")
         assert any("needs a PPS method" in t.get_text().replace("\n", " ") for t in shown_texts(fig))
         _check(fig, size, "empty")
+
+
+def test_a_title_with_a_y_offset_text_under_it_is_a_print_problem():
+    """Titles sit at a fixed height (matplotlib does not move them), so the check must see
+    what it would have dodged: here a y axis whose ticks need a "+1e6" offset."""
+    with L.drawing():
+        fig, axes = L.new_figure(FULL, 1, 1, 2.0)
+    axes[0, 0].plot([0, 1], [1e6, 1e6 + 1])
+    axes[0, 0].set_title("3m")
+    L.finish(fig, FULL, annotate=False, title="")
+    try:
+        assert any("offset" in p for p in print_problems(fig)), print_problems(fig)
+    finally:
+        plt.close(fig)
+
+
+def test_every_format_is_saved_with_the_layout_that_was_checked(makers, tmp_path):
+    """One layout, at the end of drawing, for the PNG and the PDF alike (the save does not lay
+    the figure out again), on a draft whose header grew the canvas after the labels were fitted."""
+    fig = makers["learning_curves"](COLUMN, True)
+    try:
+        assert print_problems(fig) == []  # lays the figure out as it is checked
+        laid_out = [ax.get_position().bounds for ax in fig.axes]
+        written = save_figure(fig, tmp_path / "lc", ("png", "pdf"))
+        assert [p.suffix for p in written] == [".png", ".pdf"] and all(p.stat().st_size > 0 for p in written)
+        saved = [ax.get_position().bounds for ax in fig.axes]
+        assert saved == [pytest.approx(b, abs=1e-9) for b in laid_out]
+        assert not isinstance(fig.get_layout_engine(), ConstrainedLayoutEngine)  # kept as laid out
+        assert print_problems(fig) == []
+    finally:
+        plt.close(fig)
 
 
 def test_each_method_is_drawn_in_its_colour_line_style_and_marker(makers):
