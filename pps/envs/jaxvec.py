@@ -33,6 +33,7 @@ import importlib.util
 import io
 import os
 import sys
+import threading
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -121,7 +122,7 @@ def import_jaxmarl_envs(name: str) -> ModuleType:
 
     jaxmarl's two package `__init__`s import all of its environments, and some build tables
     with jax as they are imported (STORM turns a list of a million items into an array):
-    2.3 of the ~12 s every training process spends before its first step, for envs no run
+    about 2 of the ~12 s every training process spent before its first step, for envs no run
     uses. So `jaxmarl` and `jaxmarl.environments` are entered as package modules whose
     `__init__` runs only when a name it defines is first asked for (PEP 562 `__getattr__`),
     and Python imports just the submodules the backend needs. `import jaxmarl;
@@ -141,38 +142,60 @@ def import_jaxmarl_envs(name: str) -> ModuleType:
         return importlib.import_module(target)
 
 
+_DEFERRED_INIT_LOCK = threading.RLock()
+
+
 def _enter_package_deferred(name: str) -> None:
-    """Put package `name` in `sys.modules` with its `__init__` not yet run; it runs the first
-    time the module is asked for a name that is not one of its submodules."""
+    """Put package `name` in `sys.modules` (and on its parent package, as an import does) with
+    its `__init__` not yet run; the `__init__` runs, once, the first time the module is asked
+    for a name that is not one of its submodules. Another thread asking meanwhile waits for it;
+    a name the `__init__` itself asks for before defining it is missing, as in any module still
+    being imported; an `__init__` that raises is run again at the next request."""
     spec = importlib.util.find_spec(name)
     if spec is None or spec.submodule_search_locations is None:
         raise ImportError(f"{name} is not a package")
     module = importlib.util.module_from_spec(spec)
+    running = False
 
     def __getattr__(attr: str):
+        nonlocal running
         # `from package import submodule` asks first: answering "no such name" makes Python
-        # import the submodule alone
-        if attr.startswith("__") or importlib.machinery.PathFinder.find_spec(f"{name}.{attr}", module.__path__):
+        # import the submodule alone; of the dunders, only those the __init__ defines count
+        if ((attr.startswith("__") and attr not in ("__all__", "__version__"))
+                or importlib.machinery.PathFinder.find_spec(f"{name}.{attr}", module.__path__)):
             raise AttributeError(f"module {name!r} has no attribute {attr!r}")
-        del module.__dict__["__getattr__"]  # the real __init__ runs once, into this module
-        with quiet_stdout():
-            spec.loader.exec_module(module)
-        return getattr(module, attr)
+        with _DEFERRED_INIT_LOCK:
+            if running:
+                raise AttributeError(f"partially initialised module {name!r} has no attribute {attr!r} (yet)")
+            if module.__dict__.get("__getattr__") is __getattr__:
+                running = True
+                try:
+                    with quiet_stdout():
+                        spec.loader.exec_module(module)
+                finally:
+                    running = False
+                if module.__dict__.get("__getattr__") is __getattr__:
+                    del module.__dict__["__getattr__"]
+        return module.__dict__[attr] if attr in module.__dict__ else getattr(module, attr)
 
     module.__getattr__ = __getattr__
     sys.modules[name] = module
+    parent, _, child = name.rpartition(".")
+    if parent:
+        setattr(sys.modules[parent], child, module)
 
 
 @contextlib.contextmanager
 def quiet_stdout():
     """Swallow stdout. jaxmarl prints two lines when `jaxmarl.environments` is imported and a
-    module it imports resets `sys.stdout` to `sys.__stdout__`, so swap both."""
-    saved = sys.stdout, sys.__stdout__
+    module it imports resets `sys.stdout` to `sys.__stdout__`, so swap both; another resets
+    `sys.stderr` to `sys.__stderr__`, so put stderr back as it was too."""
+    saved = sys.stdout, sys.__stdout__, sys.stderr, sys.__stderr__
     sys.stdout = sys.__stdout__ = io.StringIO()
     try:
         yield
     finally:
-        sys.stdout, sys.__stdout__ = saved
+        sys.stdout, sys.__stdout__, sys.stderr, sys.__stderr__ = saved
 
 
 def jaxmarl_version() -> str:

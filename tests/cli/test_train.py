@@ -3,11 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 
 import pandas as pd
 import pytest
@@ -63,39 +58,8 @@ def test_same_seed_gives_identical_metrics_and_other_seed_differs(tmp_path):
     assert not runs[0].equals(runs[2])
 
 
-@pytest.mark.slow
-# SMAX only: MPE's kill-and-resume is tested with a group of runs (a run alone is a group of
-# one, through the same code) in tests/train/test_run_groups.py
-@pytest.mark.parametrize("env, map_name", [("smax", "3m")])
-def test_resume_after_kill_9_equals_an_uninterrupted_run(tmp_path, env, map_name, pps_cli):
-    args = ["train", "--env", env, "--map", map_name, "--method", "a-pps", "--interval", "5", "--seed", "3",
-            "--quiet", *tiny_set_args({"t_max": 1800, "checkpoint_interval": 300})]
-    straight = pps_cli(*args, "--out", str(tmp_path / "straight"))
-    assert straight.returncode == 0, straight.stderr
-
-    out = tmp_path / "killed"
-    proc = subprocess.Popen([sys.executable, "-m", "pps.cli", *args, "--out", str(out)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 240
-    while time.time() < deadline and not (out / "checkpoint.pt").exists():
-        time.sleep(0.05)
-    time.sleep(0.5)  # let it run past the first checkpoint
-    assert proc.poll() is None, "the run finished before it could be killed; raise t_max"
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    assert not (out / "metrics.csv").exists()
-    assert json.loads((out / "run.json").read_text())["status"] == "running"
-
-    resumed = pps_cli(*args, "--out", str(out))
-    assert resumed.returncode == 0, resumed.stderr
-    assert "resumed" in resumed.stderr
-    a = pd.read_csv(tmp_path / "straight" / "metrics.csv")[NOT_WALL]
-    b = pd.read_csv(out / "metrics.csv")[NOT_WALL]
-    pd.testing.assert_frame_equal(a, b)
-    # every episode, those before the checkpoint included, and the absolute evaluation
-    assert (out / "episodes.csv.gz").read_bytes() == (tmp_path / "straight" / "episodes.csv.gz").read_bytes()
-    assert json.loads((out / "run.json").read_text())["resumed"] == 1
-    # a third start of a finished run: tests/train/test_run_groups.py and run_training's test above
+# `kill -9` and resume: tests/train/test_run_groups.py, a SMAX group through this command
+# (a run alone, `--seed`, is a group of one through the same code).
 
 
 @pytest.mark.parametrize("args, words", [

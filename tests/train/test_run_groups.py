@@ -27,7 +27,7 @@ from pps.config import resolve_config
 from pps.learner import Learner, LearnerConfig
 from pps.nets.agents import SlotAgents, SlotLayout
 from pps.nets.mixers import make_mixer
-from pps.run_folder import EPISODES, METRICS_COLUMNS
+from pps.run_folder import EPISODES, METRICS_COLUMNS, PARTIAL
 from pps.train import Trainer, run_group
 from tests.helpers.interrupting import iteration_interrupted_after
 
@@ -214,35 +214,49 @@ def test_zero_padded_time_steps_leave_the_loss_and_gradients_bit_identical(kind)
 
 @pytest.mark.slow
 def test_a_killed_group_resumes_every_run_exactly(tmp_path):
-    base = ["train", "--env", "mpe", "--map", "simple_spread_v3", "--method", "a-pps", "--interval", "5",
-            "--quiet", "--seeds", "0", "1", "2"]
-    sets = [arg for k, v in {**MPE, "t_max": 3000}.items() if k not in ("env", "map")
-            for arg in ("--set", f"{k}={v}")]
+    """`kill -9` after every run of a SMAX group checkpointed (episodes of different lengths,
+    so the runs reach the boundary at different iterations), then the same command again:
+    every run resumes and ends with the metrics and episodes of an uninterrupted group. A run
+    alone is a group of one through the same code; a third start of finished runs is tested
+    in process below (`already finished`)."""
+    keys = {**MPE, "env": "smax", "map": "3m", "t_max": 1200, "eval_interval": 400, "checkpoint_interval": 300}
+    base = ["train", "--env", "smax", "--map", "3m", "--method", "a-pps", "--interval", "5", "--quiet",
+            "--seeds", "3", "4"]
+    sets = [arg for k, v in keys.items() if k not in ("env", "map") for arg in ("--set", f"{k}={v}")]
     run = [sys.executable, "-m", "pps.cli", *base, *sets]
     straight = subprocess.run([*run, "--out", str(tmp_path / "straight")], capture_output=True, text=True, timeout=300)
     assert straight.returncode == 0, straight.stderr
 
     out = tmp_path / "killed"
     proc = subprocess.Popen([*run, "--out", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # killed once every run checkpointed (at 300) and then evaluated again (at 400): the
+    # resumed runs must drop what was written after their checkpoint. 800 steps and three
+    # evaluations are left then, far more than the 50 ms between two looks.
     deadline = time.time() + 240
-    while time.time() < deadline and not all((out / f"seed{s}" / "checkpoint.pt").exists() for s in range(3)):
+    while time.time() < deadline and not all(_evaluated_past_checkpoint(out / f"seed{s}") for s in (3, 4)):
         time.sleep(0.05)
-    time.sleep(0.5)
     assert proc.poll() is None, "the group finished before it could be killed; raise t_max"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    assert not any((out / f"seed{s}" / "metrics.csv").exists() for s in range(3))
-    assert all(json.loads((out / f"seed{s}" / "run.json").read_text())["status"] == "running" for s in range(3))
+    assert not any((out / f"seed{s}" / "metrics.csv").exists() for s in (3, 4))
+    assert all(json.loads((out / f"seed{s}" / "run.json").read_text())["status"] == "running" for s in (3, 4))
 
     resumed = subprocess.run([*run, "--out", str(out)], capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr
-    assert resumed.stderr.count("resumed:") == 3
-    assert all(json.loads((out / f"seed{s}" / "run.json").read_text())["resumed"] == 1 for s in range(3))
-    for s in range(3):
+    assert resumed.stderr.count("resumed:") == 2
+    for s in (3, 4):
+        assert json.loads((out / f"seed{s}" / "run.json").read_text())["resumed"] == 1
         pd.testing.assert_frame_equal(metrics(tmp_path / "straight" / f"seed{s}"), metrics(out / f"seed{s}"))
-        assert episodes(tmp_path / "straight" / f"seed{s}") == episodes(out / f"seed{s}")  # carried by the checkpoint
-    again = subprocess.run([*run, "--out", str(out)], capture_output=True, text=True, timeout=300)
-    assert again.returncode == 0 and again.stderr.count("already finished") == 3
+        # every episode, those before the checkpoint included, and the absolute evaluation
+        assert episodes(tmp_path / "straight" / f"seed{s}") == episodes(out / f"seed{s}")
+
+
+def _evaluated_past_checkpoint(run: Path) -> bool:
+    """The run has a checkpoint and has written an evaluation after it (rows at 0 and 400)."""
+    try:
+        return (run / "checkpoint.pt").exists() and len((run / PARTIAL).read_text().splitlines()) >= 3
+    except FileNotFoundError:
+        return False
 
 
 @pytest.mark.slow

@@ -45,10 +45,12 @@ def save_figure(fig: Figure, path_stem: str | os.PathLike, formats: tuple[str, .
 
 
 def _freeze_layout(fig: Figure) -> None:
-    """Lay the figure out once, at the PNG's resolution, and keep that layout for every format.
+    """Keep the layout the figure was drawn and checked with (`layout.finish`, at the figure's
+    dpi; laid out again here only if it changed since) for every format.
 
-    Without this, each `savefig` runs the constrained layout again (every tick label measured
-    anew), which was half the time of `pps plot`; the positions it finds are the same.
+    Without this, each `savefig` ran the constrained layout again at its own dpi (300 for the
+    PNG, 72 for the PDF), every tick label measured anew: a third of the time of `pps plot`,
+    for positions that differ by a fraction of a point.
     """
     if not isinstance(fig.get_layout_engine(), ConstrainedLayoutEngine):
         return

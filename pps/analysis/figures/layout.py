@@ -42,9 +42,12 @@ _RC = {
     "lines.markersize": 4.0, "axes.linewidth": 0.6, "grid.linewidth": 0.5, "legend.handlelength": 2.6,
     "legend.columnspacing": 1.0, "legend.handletextpad": 0.4, "legend.borderaxespad": 0.2,
     # titles at a fixed height: matplotlib's automatic placement measures every y tick label
-    # at every draw (a third of `pps plot`) to dodge top x ticks and y offset texts, which
-    # these figures never have (`print_problems` checks)
+    # at every draw (a third of `pps plot`) to dodge top x labels and axis offset texts, which
+    # these figures never have: ticks carry whole values, never a "+1e6" or "1e-7" at the
+    # axis end (a reader misses those anyway); `print_problems` checks
     "axes.titley": 1.0,
+    "axes.formatter.useoffset": False,
+    "axes.formatter.limits": (-9, 9),
 }
 
 
@@ -205,16 +208,20 @@ def shown_texts(fig: Figure) -> list[Text]:
 
 def print_problems(fig: Figure, min_pt: float = MIN_FONT_PT) -> list[str]:
     """What breaks the print rules on `fig` as drawn: texts smaller than `min_pt`, anything
-    drawn outside the canvas (the saved file keeps the canvas, so it would be cut), and a
-    panel title that something could sit under (titles are not moved: `_RC`'s `axes.titley`)."""
+    drawn outside the canvas (the saved file keeps the canvas, so it would be cut), and what a
+    panel title could sit on (titles are not moved: `_RC`'s `axes.titley`)."""
     problems = [f"{t.get_text()[:40]!r} at {t.get_fontsize():g} pt" for t in shown_texts(fig)
                 if t.get_fontsize() < min_pt - 1e-9]
     fig.canvas.draw()
-    for ax in fig.axes:
-        top_x = ax.xaxis.get_label_position() == "top" or any(t.label2.get_visible()
-                                                              for t in ax.xaxis.get_major_ticks())
-        if ax.get_visible() and ax.get_title() and (ax.yaxis.offsetText.get_text() or top_x):
-            problems.append(f"panel {ax.get_title()[:40]!r}: a y offset text or top x labels under its title")
+    for ax in fig.axes:  # twins, insets and untitled panels too: a title above may be another's
+        if not ax.get_visible():
+            continue
+        titles = [ax.get_title(loc) for loc in ("center", "left", "right")]
+        name = next((t for t in titles if t), f"#{fig.axes.index(ax)}")
+        if any(axis.offsetText.get_visible() and axis.offsetText.get_text() for axis in (ax.xaxis, ax.yaxis)):
+            problems.append(f"panel {name[:40]!r}: an axis offset text (titles do not move out of its way)")
+        if ax.xaxis.get_label_position() == "top" or any(t.label2.get_visible() for t in ax.xaxis.get_major_ticks()):
+            problems.append(f"panel {name[:40]!r}: x labels at the top (titles do not move out of their way)")
     box = fig.get_tightbbox(fig.canvas.get_renderer())
     w, h = fig.get_size_inches()
     tol = 1 / 72

@@ -8,6 +8,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt  # matplotlib and the figures: only the figure tests import them
 import pytest
 from matplotlib.layout_engine import ConstrainedLayoutEngine
+from matplotlib.ticker import ScalarFormatter
 
 from pps.analysis.convergence import run_convergence, speedup_table
 from pps.analysis.data.cells import chosen_cells
@@ -112,35 +113,55 @@ def test_a_figure_with_nothing_to_show_says_why_at_both_sizes():
         _check(fig, size, "empty")
 
 
-def test_a_title_with_a_y_offset_text_under_it_is_a_print_problem():
-    """Titles sit at a fixed height (matplotlib does not move them), so the check must see
-    what it would have dodged: here a y axis whose ticks need a "+1e6" offset."""
+def _panel(ys, title="3m"):
     with L.drawing():
         fig, axes = L.new_figure(FULL, 1, 1, 2.0)
-    axes[0, 0].plot([0, 1], [1e6, 1e6 + 1])
-    axes[0, 0].set_title("3m")
-    L.finish(fig, FULL, annotate=False, title="")
-    try:
-        assert any("offset" in p for p in print_problems(fig)), print_problems(fig)
-    finally:
-        plt.close(fig)
+    axes[0, 0].plot([0, 1], ys)
+    axes[0, 0].set_title(title)
+    return fig, axes[0, 0]
 
 
-def test_every_format_is_saved_with_the_layout_that_was_checked(makers, tmp_path):
-    """One layout, at the end of drawing, for the PNG and the PDF alike (the save does not lay
-    the figure out again), on a draft whose header grew the canvas after the labels were fitted."""
-    fig = makers["learning_curves"](COLUMN, True)
+def test_nothing_can_sit_under_a_panel_title():
+    """Titles sit at a fixed height (matplotlib does not move them out of the way), so ticks
+    carry whole values, never an offset or a power of ten at the axis end, and the check
+    refuses whatever still puts one there (an untitled twin's too), or x labels at the top."""
+    for ys in ([1e6, 1e6 + 1], [0, 1e-7], [2.5e8, 3e8]):
+        fig, _ = _panel(ys)
+        L.finish(fig, FULL, annotate=False, title="")
+        try:
+            assert print_problems(fig) == [], ys
+        finally:
+            plt.close(fig)
+    fig, ax = _panel([0, 1])
+    twin = ax.twinx()
+    twin.plot([0, 1], [1e6, 1e6 + 1])
+    twin.yaxis.set_major_formatter(ScalarFormatter(useOffset=True))
+    fig.canvas.draw()
+    assert any("offset" in p for p in print_problems(fig)), print_problems(fig)
+    plt.close(fig)
+    fig, ax = _panel([0, 1], title="")
+    ax.set_title("3m", loc="left")
+    ax.xaxis.tick_top()
+    assert any("'3m'" in p and "top" in p for p in print_problems(fig)), print_problems(fig)
+    plt.close(fig)
+
+
+def test_every_format_is_saved_with_the_layout_it_was_drawn_with(makers, tmp_path):
+    """One layout for the PNG and the PDF alike (the save does not lay the figure out again),
+    on a draft whose header grew the canvas after its labels were fitted: saved straight from
+    its maker, it sits where the same figure laid out once more does, and passes the checks."""
+    fig, again = makers["learning_curves"](COLUMN, True), makers["learning_curves"](COLUMN, True)
     try:
-        assert print_problems(fig) == []  # lays the figure out as it is checked
-        laid_out = [ax.get_position().bounds for ax in fig.axes]
         written = save_figure(fig, tmp_path / "lc", ("png", "pdf"))
         assert [p.suffix for p in written] == [".png", ".pdf"] and all(p.stat().st_size > 0 for p in written)
-        saved = [ax.get_position().bounds for ax in fig.axes]
-        assert saved == [pytest.approx(b, abs=1e-9) for b in laid_out]
         assert not isinstance(fig.get_layout_engine(), ConstrainedLayoutEngine)  # kept as laid out
+        again.draw_without_rendering()
+        saved, expected = ([ax.get_position().bounds for ax in f.axes] for f in (fig, again))
+        assert saved == [pytest.approx(b, abs=1e-9) for b in expected]
         assert print_problems(fig) == []
     finally:
         plt.close(fig)
+        plt.close(again)
 
 
 def test_each_method_is_drawn_in_its_colour_line_style_and_marker(makers):
