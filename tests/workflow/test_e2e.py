@@ -1,8 +1,10 @@
 """The workflow end to end with the real `pps`: a slice of the grid, killed and resumed.
 
-A baseline and a PPS method on 3m with a few hundred steps each: Ctrl-C while they train,
-the same command again (the interrupted runs resume from their checkpoints), then
-collect -> stats -> plot, a no-op rerun and the HTML report. About two minutes on 2 cores.
+A baseline and a PPS method on a grid that mixes the task families (SMAX 3m, scored by win
+rate, and MPE simple_spread_v3, by normalised return) with a few hundred steps each: Ctrl-C
+while they train, the same command again (the interrupted runs resume from their
+checkpoints), then collect -> stats -> plot, a no-op rerun and the HTML report. About a
+minute on 2 cores.
 """
 
 from __future__ import annotations
@@ -14,15 +16,18 @@ import subprocess
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from pps import plan
 from pps.analysis import outputs
 from tests.helpers import REPO
 
-RUNS = ["results/runs/smax/3m/qmix/-/seed0", "results/runs/smax/3m/a-pps/50/seed0"]
+RUNS = ["results/runs/smax/3m/qmix/-/seed0", "results/runs/smax/3m/a-pps/50/seed0",
+        "results/runs/mpe/simple_spread_v3/qmix/-/seed0", "results/runs/mpe/simple_spread_v3/a-pps/50/seed0"]
 CONFIG = [
-    "--config", "seeds=[0]", "methods=[qmix,a-pps]", "intervals=[50]",
+    "--config", "maps=[3m,simple_spread_v3]", "envs={default: smax, simple_spread_v3: mpe}", "seeds=[0]",
+    "methods=[qmix,a-pps]", "intervals=[50]",
     "run={t_max: 1200, eval_interval: 300, eval_episodes: 2, batch_size: 4, n_envs: 2, checkpoint_interval: 300}",
 ]
 
@@ -66,6 +71,7 @@ def test_workflow_end_to_end_with_kill_and_resume(tmp_path):
     assert len(exported["smax"]["3m"]["qmix"]["run_0"]["absolute_metrics"]["win_rate"]) == 20
     for name in outputs.figure_files():
         assert (work / "figures" / name).stat().st_size > 0, name
+    _each_family_scored_its_own_way(work / "results")
 
     again = subprocess.run(snakemake(work, "--cores", "2", "all"), capture_output=True, text=True, timeout=120)
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
@@ -75,6 +81,20 @@ def test_workflow_end_to_end_with_kill_and_resume(tmp_path):
     assert report.returncode == 0, report.stderr[-4000:]
     html = (work / "report.html").read_text(errors="replace")
     assert plan.figure_captions()["learning_curves"][:40] in html
+
+
+def _each_family_scored_its_own_way(results: Path) -> None:
+    """SMAX cells by win rate, MPE cells by normalised return, in every table down the line."""
+    final = pd.read_csv(results / "final.csv")
+    assert dict(zip(final["env"], final["score_kind"])) == {"smax": "win_rate", "mpe": "normalised_return"}
+    assert len(final) == 4
+    mpe = final[final["env"] == "mpe"]
+    assert mpe["final_test_win_rate"].isna().all() and mpe["final_test_return_mean"].notna().all()
+    assert mpe["r_ref"].notna().all() and mpe["final_score"].notna().all()
+    curves = pd.read_csv(results / "curves.csv")
+    assert set(curves.loc[curves["metric"] == "score", "env"]) == {"smax", "mpe"}
+    assert "not applicable on simple_spread_v3" in (results / "tables" / "claims.md").read_text()
+    assert set(pd.read_csv(results / "across_maps.csv")["tasks"]) == {"all", "win_rate", "normalised_return"}
 
 
 GROUP = "results/runs/smax/3m/a-pps/50"

@@ -1,13 +1,8 @@
-"""The MPE preset and presets that mix task families: what they plan, and a mixed
-SMAX + MPE grid run end to end on a tiny budget."""
+"""The MPE preset and presets that mix task families: what they plan (a mixed grid run end to
+end: tests/workflow/test_e2e.py)."""
 
 from __future__ import annotations
 
-import subprocess
-import time
-
-import pandas as pd
-import pytest
 import yaml
 
 from tests.helpers import REPO
@@ -59,32 +54,5 @@ def test_a_preset_can_mix_smax_and_mpe_maps(tmp_path):
     assert envs == {"smax/3m", "mpe/simple_spread_v3"}
 
 
-TINY = "run={t_max: 300, eval_interval: 150, eval_episodes: 2, batch_size: 2, n_envs: 2, checkpoint_interval: 300}"
-
-
-@pytest.mark.slow
-@pytest.mark.timeout(300)
-def test_mixed_smax_and_mpe_grid_runs_end_to_end(tmp_path):
-    start = time.monotonic()
-    done = subprocess.run(
-        ["snakemake", "-s", str(REPO / "Snakefile"), "-d", str(tmp_path), "--cores", "2", "all", "--config",
-         *(f"{k}={v}" for k, v in MIXED.items()), "seeds=[0]", "methods=[qmix,a-pps]", "intervals=[50]", TINY],
-        capture_output=True, text=True, timeout=280)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    elapsed = time.monotonic() - start
-    results = tmp_path / "results"
-    final = pd.read_csv(results / "final.csv")
-    kinds = dict(zip(final["env"], final["score_kind"]))
-    assert kinds == {"smax": "win_rate", "mpe": "normalised_return"} and len(final) == 4
-    mpe = final[final["env"] == "mpe"]
-    assert mpe["final_test_win_rate"].isna().all() and mpe["final_test_return_mean"].notna().all()
-    assert mpe["r_ref"].notna().all() and mpe["final_score"].notna().all()
-    curves = pd.read_csv(results / "curves.csv")
-    assert set(curves.loc[curves["metric"] == "score", "env"]) == {"smax", "mpe"}
-    claims = (results / "tables" / "claims.md").read_text()
-    assert "not applicable on simple_spread_v3" in claims
-    across_maps = pd.read_csv(results / "across_maps.csv")
-    assert set(across_maps["tasks"]) == {"all", "win_rate", "normalised_return"}
-    for name in ("learning_curves.png", "final_performance.png", "across_maps.png"):
-        assert (tmp_path / "figures" / name).stat().st_size > 1000
-    print(f"mixed SMAX + MPE workflow: {elapsed:.0f} s")
+# A mixed SMAX + MPE grid end to end (training, the tables of both score kinds, the figures):
+# tests/workflow/test_e2e.py, whose killed-and-resumed workflow runs on such a grid.
