@@ -90,7 +90,7 @@ def _alone_and_in_groups(tmp_path: Path, keys: dict) -> tuple[dict, dict]:
 def test_a_run_in_a_group_of_2_or_5_writes_the_same_metrics_and_losses_as_alone(tmp_path, method, extra):
     """On a fixed-length task (no padding): the same bits alone and in groups of 2 and 5,
     first or last in the group, for every method and optimiser-state policy."""
-    frames, losses = _alone_and_in_groups(tmp_path, dict(MPE, method=method, **extra))
+    frames, losses = _alone_and_in_groups(tmp_path, dict(MPE, method=method, t_max=750, **extra))
     for size in (2, 5):
         for seed in WATCHED:
             pd.testing.assert_frame_equal(frames[(1, seed)], frames[(size, seed)])
