@@ -40,9 +40,6 @@ class EpisodeBatch:
     terminated: torch.Tensor  # [B, T] bool: a real terminal at step t
     filled: torch.Tensor  # [B, T] bool: step t happened
 
-    def to(self, device: torch.device | str) -> EpisodeBatch:
-        return EpisodeBatch(*(getattr(self, f).to(device) for f in _FIELDS))
-
     def to_learner(self, device: torch.device) -> EpisodeBatch:
         """The batch on `device` in the learner's dtypes. A host batch crosses in the dtypes
         it has (from the compact buffer, float16 observations and states and uint8 actions:

@@ -142,7 +142,7 @@ def _train_learner(device: str) -> tuple[list[list[float]], dict[str, torch.Tens
     cfg = LearnerConfig(gamma=0.99, lr=1e-2, optimizer="adam", grad_clip=10.0, double_q=True, td_lambda=0.0,
                         target_update_interval=2, reward_scale=1.0)
     learner = Learner(agents.to(device), SlotLayout("per_agent", n, n), mixer.to(device), cfg)
-    batch = _episodes(n=n, obs_dim=obs_dim, a=a).to(device)
+    batch = _episodes(n=n, obs_dim=obs_dim, a=a)  # on the host, as the replay hands it over
     losses = [learner.update(batch)]
     for param in agents.parameters():
         learner.slot_optimizer.restart(param, [0, 2])

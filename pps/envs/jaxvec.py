@@ -176,7 +176,7 @@ def _enter_package_deferred(name: str) -> None:
                     running = False
                 if module.__dict__.get("__getattr__") is __getattr__:
                     del module.__dict__["__getattr__"]
-        return module.__dict__[attr] if attr in module.__dict__ else getattr(module, attr)
+        return getattr(module, attr)  # the real __init__ has run: an ordinary lookup
 
     module.__getattr__ = __getattr__
     sys.modules[name] = module
