@@ -62,7 +62,7 @@ def synthetic_batch(b: int, t: int, n: int, obs_dim: int, state_dim: int, n_acti
         reward=torch.rand(b, t, generator=g) * filled,
         terminated=torch.zeros(b, t, dtype=torch.bool),
         filled=filled,
-    ).to(device)
+    ).to_learner(device)  # already in the learner's dtypes: only the move
 
 
 class EveryRowLearner(Learner):
