@@ -22,7 +22,7 @@ import pandas as pd
 from pps.analysis.claims.rules import HIGH_DIM_MAPS
 from pps.analysis.convergence import run_convergence, speedup_table
 from pps.analysis.data import io, marl_eval
-from pps.analysis.data.cells import chosen_cells, method_label
+from pps.analysis.data.cells import CELL_COLUMNS, chosen_cells, method_label
 from pps.analysis.data.collect import collect as collect_runs
 from pps.analysis.data.collect import comparability_warnings
 from pps.analysis.data.runs import load_runs
@@ -310,7 +310,8 @@ def compare(runs_a: Path, runs_b: Path, out: Path, *, names: tuple[str, str] = (
         if not found:
             raise UserError(f"{folder} ({name}) holds no finished run.")
         sides.append(found)
-    measures = ab.run_measures(*sides, final_window)
+    curves = ab.run_curves(*sides)
+    measures = ab.run_measures(curves, final_window)
     table = ab.compare_cells(measures, seed=seed, alpha=alpha)
     unmatched = ab.unmatched_cells(measures)
     for line in unmatched:
@@ -319,13 +320,13 @@ def compare(runs_a: Path, runs_b: Path, out: Path, *, names: tuple[str, str] = (
         raise UserError(f"No cell (env, map, method, interval) has runs in both {runs_a} and {runs_b}; "
                         f"nothing to compare.")
     differing = ab.differing_keys(*sides)
-    bands = ab.curve_bands(ab.score_curves(*sides), seed)
+    bands = ab.curve_bands(ab.score_curves(curves), seed)
     md = T.compare_markdown(table, names, differing, unmatched, final_window, alpha)
     files = dict(zip((out / n for n in COMPARE_FILES[:2]), (table, measures), strict=True))
     write_study(files, COMPARE_FIGURE,
                 lambda size: compare_figure(bands, table, names, size=size, annotate=annotate),
                 out / "figures", FIGURE_FORMATS)
     write_text(out / COMPARE_FILES[2], md)
-    verdicts = table.drop_duplicates(list(ab.CELL))["verdict"].value_counts()
+    verdicts = table.drop_duplicates(CELL_COLUMNS)["verdict"].value_counts()
     summary = ", ".join(f"{n} {v}" for v, n in verdicts.items())
     return f"{int(verdicts.sum())} cell(s): {summary} -> {out}/{{{','.join(COMPARE_FILES)}}}"

@@ -248,7 +248,6 @@ def scaling_figure(scaling: pd.DataFrame, overhead: pd.DataFrame, baseline: str,
 
 # --------------------------------------------------------------------------- A against B
 COMPARE_COLORS = ("#3b6ea5", "#c0504d")  # side A, side B: the two settings, not methods
-CELL_COLUMNS_AB = ("env", "map", "method", "interval")  # a cell of either side
 
 
 def compare_figure(bands: pd.DataFrame, table: pd.DataFrame, names: tuple[str, str], *, size: Size,
@@ -256,7 +255,7 @@ def compare_figure(bands: pd.DataFrame, table: pd.DataFrame, names: tuple[str, s
     """One panel per matched cell: each side's mean score against env steps with its pointwise
     95% percentile bootstrap band over seeds (`studies.compare.curve_bands`), and the cell's
     verdict in the title."""
-    keys = list(table.drop_duplicates(list(CELL_COLUMNS_AB))[list(CELL_COLUMNS_AB)].itertuples(index=False))
+    keys = list(table.drop_duplicates(CELL_COLUMNS)[CELL_COLUMNS].itertuples(index=False))
     maps = [(k.env, k.map) for k in keys]
     ncols = size.cols(len(keys), full=3, column=1)
     nrows = max(1, int(np.ceil(len(keys) / ncols)))
@@ -282,7 +281,7 @@ def compare_figure(bands: pd.DataFrame, table: pd.DataFrame, names: tuple[str, s
             ax.set_ylabel("score")
         handles = [Line2D([], [], color=c, label=n) for n, c in zip(names, COMPARE_COLORS)]
         legend_below(fig, handles, list(names), size)
-    n = bands.drop_duplicates(["side", *CELL_COLUMNS_AB])["seeds"]
+    n = bands.drop_duplicates(["side", *CELL_COLUMNS])["seeds"]
     n_txt = f"{n.min()}" if n.min() == n.max() else f"{n.min()}–{n.max()}"
     return finish(fig, size, annotate=annotate, title=f"{names[0]} against {names[1]}: learning curves",
                   note=f"Mean score over {n_txt} seed(s) per side and its pointwise {CI_METHOD}; the verdict in each "

@@ -364,7 +364,7 @@ def compare_markdown(table: pd.DataFrame, names: tuple[str, str], differing: dic
         out.append("**What differs**: nothing in run.json besides per-run values (seeds, timings).\n")
     if unmatched:
         out.append("Cells trained on one side only (left out): " + "; ".join(unmatched) + ".\n")
-    cells = table.drop_duplicates(["env", "map", "method", "interval"])
+    cells = table.drop_duplicates(CELL_COLUMNS)
     for r in cells.itertuples(index=False):
         label = f"{r.map}, {r.method}" + ("" if pd.isna(r.interval) else f" (K={int(r.interval)})")
         runs = "run" if int(r.n_a) == 1 else "runs"

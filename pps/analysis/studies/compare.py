@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -52,6 +53,7 @@ import scipy.stats as sps
 from scipy.optimize import brentq
 
 from pps.analysis.convergence import normalised_auc
+from pps.analysis.data.cells import CELL_COLUMNS
 from pps.analysis.data.collect import (
     CURVES_METRICS,
     common_grid,
@@ -61,7 +63,7 @@ from pps.analysis.data.collect import (
     with_score,
 )
 from pps.analysis.data.runs import Run
-from pps.analysis.data.scores import SCORE_METRIC
+from pps.analysis.data.scores import SCORE_METRIC, ScoreRule
 from pps.analysis.stats.bootstrap import bootstrap_ci2, mean_diff, rng_for
 from pps.analysis.stats.estimators import fdr_bh, mannwhitney_p
 from pps.analysis.stats.figure_data import mean_band
@@ -71,7 +73,6 @@ from pps.config import KEYS_ADDED_WITH_OLD_BEHAVIOUR
 ALPHA = 0.05
 POWER = 0.8  # the power at which `detectable` is quoted
 MEASURES = ("final", "auc")
-CELL = ("env", "map", "method", "interval")
 DIFFERS, SAME, IDENTICAL, UNTESTED = "differs", "no difference detected", "identical", "too few runs to test"
 
 # run.json keys that differ between any two runs and say nothing about the setting compared
@@ -85,7 +86,7 @@ PER_RUN_KEYS = frozenset({
 })
 
 COMPARE_COLUMNS: tuple[str, ...] = (
-    *CELL, "measure", "n_a", "n_b", "mean_a", "mean_b", "diff", "diff_ci_low", "diff_ci_high", "permutation_p",
+    *CELL_COLUMNS, "measure", "n_a", "n_b", "mean_a", "mean_b", "diff", "diff_ci_low", "diff_ci_high", "permutation_p",
     "mannwhitney_p", "permutation_p_adj", "mannwhitney_p_adj", "smallest_p", "detectable", "steps", "verdict",
 )
 
@@ -94,9 +95,20 @@ def _cell(run: Run) -> tuple:
     return (run.env, run.map, run.method, run.interval)
 
 
-def _run_curves(runs_a: Sequence[Run], runs_b: Sequence[Run]) -> list[tuple[str, Run, np.ndarray, np.ndarray]]:
-    """(side, run, steps, score) per run: its score on its map's one step grid for A's and B's
-    runs together, interpolated, never extrapolated (only the grid points the run spans)."""
+class RunCurve(NamedTuple):
+    """One run's score curve on its map's step grid shared by both sides (`run_curves`)."""
+
+    side: str  # "a" or "b"
+    run: Run
+    steps: np.ndarray
+    score: np.ndarray
+    rule: ScoreRule  # its map's score rule, which `run_measures` applies to the raw evaluations
+
+
+def run_curves(runs_a: Sequence[Run], runs_b: Sequence[Run]) -> list[RunCurve]:
+    """Every run's score on its map's one step grid for A's and B's runs together,
+    interpolated, never extrapolated (only the grid points the run spans): what both the
+    measures (`run_measures`) and the figure's curves (`score_curves`) are computed from."""
     tagged = [("a", r) for r in sort_runs(list(runs_a))] + [("b", r) for r in sort_runs(list(runs_b))]
     runs = [r for _, r in tagged]
     rules = score_rules(runs)
@@ -104,19 +116,19 @@ def _run_curves(runs_a: Sequence[Run], runs_b: Sequence[Run]) -> list[tuple[str,
     score_col = CURVES_METRICS.index(SCORE_METRIC)
     out = []
     for side, r in tagged:
-        grid = grids[(r.env, r.map)]
-        score = with_score(interpolate_run(r, grid), rules[(r.env, r.map)])[:, score_col]
+        grid, rule = grids[(r.env, r.map)], rules[(r.env, r.map)]
+        score = with_score(interpolate_run(r, grid), rule)[:, score_col]
         ok = np.isfinite(score)
-        out.append((side, r, grid[ok].astype(float), score[ok]))
+        out.append(RunCurve(side, r, grid[ok].astype(float), score[ok], rule))
     return out
 
 
-def score_curves(runs_a: Sequence[Run], runs_b: Sequence[Run]) -> pd.DataFrame:
-    """Every run's score curve, long: `side` (a/b), its cell, `seed`, `step`, `score` (see `_run_curves`)."""
-    columns = ["side", *CELL, "seed", "step", "score"]
-    parts = [pd.DataFrame({"side": side, "env": r.env, "map": r.map, "method": r.method, "interval": r.interval,
-                           "seed": r.seed, "step": steps, "score": score})
-             for side, r, steps, score in _run_curves(runs_a, runs_b)]
+def score_curves(curves: Sequence[RunCurve]) -> pd.DataFrame:
+    """Every run's score curve (`run_curves`), long: `side` (a/b), its cell, `seed`, `step`, `score`."""
+    columns = ["side", *CELL_COLUMNS, "seed", "step", "score"]
+    parts = [pd.DataFrame({"side": c.side, "env": c.run.env, "map": c.run.map, "method": c.run.method,
+                           "interval": c.run.interval, "seed": c.run.seed, "step": c.steps, "score": c.score})
+             for c in curves]
     out = pd.concat(parts, ignore_index=True)[columns] if parts else pd.DataFrame(columns=columns)
     out["interval"] = out["interval"].astype("Int64")
     return out
@@ -127,45 +139,44 @@ def curve_bands(curves: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
     reaches, with its pointwise percentile bootstrap band (`mean_band`): `side`, the cell,
     `step`, `mean`, `low`, `high`, `seeds`. What `pps compare`'s figure draws."""
     parts = []
-    for key, cell in curves.groupby(["side", *CELL], dropna=False, sort=True):
+    for key, cell in curves.groupby(["side", *CELL_COLUMNS], dropna=False, sort=True):
         wide = cell.pivot_table(index="seed", columns="step", values="score").dropna(axis=1)
         if wide.empty:
             continue
         mid, lo, hi = mean_band(wide.to_numpy(float), rng_for(seed, "compare", *key[1:], key[0]))
-        parts.append(pd.DataFrame({"side": key[0], **dict(zip(CELL, key[1:])), "step": wide.columns.to_numpy(float),
-                                   "mean": mid, "low": lo, "high": hi, "seeds": len(wide)}))
-    columns = ["side", *CELL, "step", "mean", "low", "high", "seeds"]
+        parts.append(pd.DataFrame({"side": key[0], **dict(zip(CELL_COLUMNS, key[1:])),
+                                   "step": wide.columns.to_numpy(float), "mean": mid, "low": lo, "high": hi,
+                                   "seeds": len(wide)}))
+    columns = ["side", *CELL_COLUMNS, "step", "mean", "low", "high", "seeds"]
     out = pd.concat(parts, ignore_index=True)[columns] if parts else pd.DataFrame(columns=columns)
     out["interval"] = out["interval"].astype("Int64")
     return out
 
 
-def run_measures(runs_a: Sequence[Run], runs_b: Sequence[Run], final_window: int) -> pd.DataFrame:
-    """One row per run: `side`, its cell, `seed`, `final` and `auc` (see the module
-    docstring), and `steps`, the last step of its cell's common range."""
-    curves = _run_curves(runs_a, runs_b)
+def run_measures(curves: Sequence[RunCurve], final_window: int) -> pd.DataFrame:
+    """One row per run of `run_curves`: `side`, its cell, `seed`, `final` and `auc` (see the
+    module docstring), and `steps`, the last step of its cell's common range."""
     first: dict[tuple, float] = {}
     last: dict[tuple, float] = {}
     raw_last: dict[tuple, float] = {}
-    for _, r, steps, _ in curves:
+    for _, r, steps, _, _ in curves:
         cell = _cell(r)
         first[cell] = max(first.get(cell, -math.inf), float(steps[0]) if steps.size else math.inf)
         last[cell] = min(last.get(cell, math.inf), float(steps[-1]) if steps.size else -math.inf)
         raw_last[cell] = min(raw_last.get(cell, math.inf), float(r.metrics["step"].iloc[-1]))
-    rules = score_rules([r for _, r, _, _ in curves])
     rows = []
-    for side, r, steps, score in curves:
+    for side, r, steps, score, rule in curves:
         cell = _cell(r)
         inside = (steps >= first[cell]) & (steps <= last[cell])
         auc = normalised_auc(steps[inside], score[inside]) if inside.any() else np.nan
         # the final score at the cell's common end: a longer run is not judged further on
         upto = r.metrics[r.metrics["step"] <= raw_last[cell]]
         tail = upto.iloc[-final_window:]
-        final = rules[(r.env, r.map)](tail["test_win_rate"], tail["test_return_mean"])
+        final = rule(tail["test_win_rate"], tail["test_return_mean"])
         rows.append({"side": side, "env": r.env, "map": r.map, "method": r.method, "interval": r.interval,
                      "seed": r.seed, "final": float(np.nanmean(final)) if np.isfinite(final).any() else np.nan,
                      "auc": auc, "steps": last[cell] if np.isfinite(last[cell]) else np.nan})
-    out = pd.DataFrame(rows, columns=["side", *CELL, "seed", "final", "auc", "steps"])
+    out = pd.DataFrame(rows, columns=["side", *CELL_COLUMNS, "seed", "final", "auc", "steps"])
     out["interval"] = out["interval"].astype("Int64")
     return out
 
@@ -224,7 +235,7 @@ def compare_cells(measures: pd.DataFrame, *, seed: int = 0, alpha: float = ALPHA
     adjusted p-values and the verdict of the module docstring. Cells with runs on one side only
     are left out (`unmatched_cells` names them)."""
     rows, samples = [], []
-    for key, cell in measures.groupby(list(CELL), dropna=False, sort=True):
+    for key, cell in measures.groupby(CELL_COLUMNS, dropna=False, sort=True):
         a, b = cell[cell["side"] == "a"], cell[cell["side"] == "b"]
         if a.empty or b.empty:
             continue
@@ -235,7 +246,7 @@ def compare_cells(measures: pd.DataFrame, *, seed: int = 0, alpha: float = ALPHA
             perm_p, mw_p = two_sample_p(x, y, rng_for(seed, "compare-permutation", *key, measure))
             samples.append((x, y))
             same_values = x.size == y.size and bool(np.array_equal(np.sort(x), np.sort(y)))
-            rows.append({**dict(zip(CELL, key)), "measure": measure, "n_a": x.size, "n_b": y.size,
+            rows.append({**dict(zip(CELL_COLUMNS, key)), "measure": measure, "n_a": x.size, "n_b": y.size,
                          "mean_a": float(x.mean()) if x.size else np.nan,
                          "mean_b": float(y.mean()) if y.size else np.nan,
                          "diff": float(y.mean() - x.mean()) if x.size and y.size else np.nan,
@@ -248,7 +259,7 @@ def compare_cells(measures: pd.DataFrame, *, seed: int = 0, alpha: float = ALPHA
     if table.empty:
         return table.reindex(columns=COMPARE_COLUMNS)
     p = table[["permutation_p", "mannwhitney_p"]].to_numpy(float)
-    cell_ids = table.groupby(list(CELL), dropna=False, sort=False).ngroup().to_numpy()
+    cell_ids = table.groupby(CELL_COLUMNS, dropna=False, sort=False).ngroup().to_numpy()
     adjusted, found = detected(p, cell_ids, alpha)
     table["permutation_p_adj"], table["mannwhitney_p_adj"] = adjusted[:, 0], adjusted[:, 1]
     m = max(1, int(np.isfinite(p).sum()))
@@ -285,7 +296,7 @@ def detected(p: np.ndarray, cell_ids: np.ndarray, alpha: float = ALPHA) -> tuple
 def unmatched_cells(measures: pd.DataFrame) -> list[str]:
     """'env/map/method/interval (a only)' for every cell trained on one side only."""
     out = []
-    for key, cell in measures.groupby(list(CELL), dropna=False, sort=True):
+    for key, cell in measures.groupby(CELL_COLUMNS, dropna=False, sort=True):
         sides = set(cell["side"])
         if len(sides) == 1:
             interval = "-" if pd.isna(key[3]) else str(key[3])

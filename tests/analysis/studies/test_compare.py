@@ -23,6 +23,7 @@ from pps.analysis.studies.compare import (
     detectable,
     detected,
     differing_keys,
+    run_curves,
     run_measures,
     two_sample_p,
     unmatched_cells,
@@ -53,7 +54,7 @@ def _sides(root, shift: float, seeds=range(5), rng_seed: int = 0, mpe: bool = Fa
 
 def test_a_real_drop_is_found_with_its_sign_and_a_ci_that_covers_it(tmp_path):
     a, b = _sides(tmp_path, shift=-0.2, mpe=True)
-    table = compare_cells(run_measures(a, b, final_window=3))
+    table = compare_cells(run_measures(run_curves(a, b), final_window=3))
     smax = table[table["map"] == "3m"].set_index("measure")
     assert (smax["verdict"] == DIFFERS).all()
     final = smax.loc["final"]
@@ -69,7 +70,7 @@ def test_a_real_drop_is_found_with_its_sign_and_a_ci_that_covers_it(tmp_path):
 def test_identical_sides_show_no_difference_and_the_auc_is_on_the_shared_range(tmp_path):
     a, b = _sides(tmp_path, shift=0.0)
     write_run(tmp_path / "B", seed=9, win=0.8, t_max=50_000, json_overrides=_config("bf16"))  # a shorter run
-    measures = run_measures(a, load_runs(tmp_path / "B"), final_window=3)
+    measures = run_measures(run_curves(a, load_runs(tmp_path / "B")), final_window=3)
     assert (measures["steps"] == 50_000).all()  # the cell's AUC stops where its shortest run stops
     short = measures[(measures["side"] == "b") & (measures["seed"] == 9)].iloc[0]
     assert short["auc"] == pytest.approx(0.8)
@@ -82,7 +83,7 @@ def test_cells_on_one_side_only_are_left_out_and_named(tmp_path):
     write_run(tmp_path / "A", method="a-pps", interval=300, seed=0, win=0.5)
     write_run(tmp_path / "B", method="vdn", seed=0, win=0.5)
     write_run(tmp_path / "A", method="vdn", seed=0, win=0.4)
-    measures = run_measures(load_runs(tmp_path / "A"), load_runs(tmp_path / "B"), final_window=3)
+    measures = run_measures(run_curves(load_runs(tmp_path / "A"), load_runs(tmp_path / "B")), final_window=3)
     assert unmatched_cells(measures) == ["smax/3m/a-pps/300 (a only)"]
     table = compare_cells(measures)
     assert set(table["method"]) == {"qmix", "vdn"}
@@ -137,7 +138,7 @@ def test_the_verdict_rule_holds_its_level_over_a_large_table_of_learn_or_fail_ce
 
 def test_three_runs_a_side_are_too_few_to_test(tmp_path):
     a, b = _sides(tmp_path, shift=-0.5, seeds=range(3))
-    table = compare_cells(run_measures(a, b, final_window=3))
+    table = compare_cells(run_measures(run_curves(a, b), final_window=3))
     assert np.allclose(table["smallest_p"], 0.1)
     assert (table["verdict"] == UNTESTED).all()
 
@@ -148,7 +149,8 @@ def test_identical_reruns_are_called_identical(tmp_path):
     for side in ("A", "B"):
         for seed in range(4):
             write_run(tmp_path / side, seed=seed, win=sigmoid_curve(40_000 + 1_000 * seed, 8_000, 0.8))
-    table = compare_cells(run_measures(load_runs(tmp_path / "A"), load_runs(tmp_path / "B"), final_window=3))
+    curves = run_curves(load_runs(tmp_path / "A"), load_runs(tmp_path / "B"))
+    table = compare_cells(run_measures(curves, final_window=3))
     assert (table["verdict"] == IDENTICAL).all()
 
 
