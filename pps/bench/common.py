@@ -8,6 +8,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from pps import provenance
@@ -94,6 +95,15 @@ def median_time(fn: Callable[[], Any], warmup: int, repeats: int,
             sync()
         times.append(time.perf_counter() - t0)
     return statistics.median(times), times
+
+
+def preset_path(path: Path) -> Path:
+    """A preset path as given, else relative to the source checkout (the bench may run elsewhere)."""
+    path = Path(path)
+    if path.is_file() or path.is_absolute():
+        return path
+    beside = Path(__file__).resolve().parents[2] / path
+    return beside if beside.is_file() else path
 
 
 def say(message: str) -> None:

@@ -35,7 +35,7 @@ from typing import Any
 import torch
 
 from pps import plan
-from pps.bench.common import say
+from pps.bench.common import preset_path, say
 from pps.config import RunConfig, resolve_config
 from pps.envs.registry import MAPS
 from pps.errors import UserError
@@ -83,9 +83,7 @@ def env_of(map_name: str) -> str:
 def read_preset(path: Path) -> dict[str, Any]:
     """A workflow preset, checked and filled in as the workflow reads it (`pps.plan.load_preset`),
     found beside the source checkout when the path is relative and absent here."""
-    from pps.bench.groups import _preset_path
-
-    return plan.load_preset(_preset_path(Path(path)))
+    return plan.load_preset(preset_path(Path(path)))
 
 
 def grid_runs(preset: dict[str, Any], map_name: str) -> int:

@@ -46,7 +46,7 @@ import pandas as pd
 import yaml
 
 from pps import provenance
-from pps.bench.common import say
+from pps.bench.common import preset_path, say
 from pps.config import RUN_KEYS, RunConfig, load_config_file, resolve_config
 from pps.envs import registry
 from pps.errors import UserError
@@ -90,17 +90,8 @@ class GroupBenchSettings:
         return d
 
 
-def _preset_path(path: Path) -> Path:
-    """A preset path as given, else relative to the source checkout (the bench may run elsewhere)."""
-    path = Path(path)
-    if path.is_file() or path.is_absolute():
-        return path
-    beside = Path(__file__).resolve().parents[2] / path
-    return beside if beside.is_file() else path
-
-
 def preset_run_keys(path: Path) -> dict[str, Any]:
-    return load_config_file(_preset_path(path))
+    return load_config_file(preset_path(path))
 
 
 def default_batch_sizes(preset: Path, paper_preset: Path) -> tuple[int, ...]:

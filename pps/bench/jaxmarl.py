@@ -29,6 +29,7 @@ Running it needs the baseline's own dependencies (hydra-core, omegaconf, flashba
 
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 import sys
@@ -112,22 +113,23 @@ def fastest(root: Path, map_name: str, total_timesteps: int, log: Path, seed: in
 def steady_steps_per_s(small: JaxMarlRun, large: JaxMarlRun) -> float:
     """Env steps/s of training alone: the difference of two runs that differ only in length."""
     if large.total_timesteps <= small.total_timesteps or large.wall_s <= small.wall_s:
-        return float("nan")
+        return math.nan
     return (large.total_timesteps - small.total_timesteps) / (large.wall_s - small.wall_s)
 
 
 def jaxmarl_row(map_name: str, small: JaxMarlRun, large: JaxMarlRun, ours: dict[str, Any]) -> dict[str, Any]:
     theirs = steady_steps_per_s(small, large)
+    measured = not math.isnan(theirs)
     per_update = SCHEDULE["NUM_ENVS"] * SCHEDULE["NUM_STEPS"] / SCHEDULE["NUM_EPOCHS"]
     return {
         "map": map_name,
         "jaxmarl_steps_per_s": round(theirs, 1),
         "ours_steps_per_s": ours["env_steps_per_s"],
-        "ours_over_jaxmarl": round(ours["env_steps_per_s"] / theirs, 3) if theirs == theirs else float("nan"),
+        "ours_over_jaxmarl": round(ours["env_steps_per_s"] / theirs, 3) if measured else math.nan,
         "jaxmarl_env_steps_per_gradient_step": per_update,
         "ours_env_steps_per_gradient_step": round(1000 / ours["updates_per_kstep"], 1),
         "jaxmarl_wall_s": [round(small.wall_s, 1), round(large.wall_s, 1)],
         # wall-clock at 0 steps implied by the two runs: compile and start-up, must be positive
-        "jaxmarl_intercept_s": round(small.wall_s - small.total_timesteps / theirs, 1) if theirs == theirs else None,
+        "jaxmarl_intercept_s": round(small.wall_s - small.total_timesteps / theirs, 1) if measured else None,
         "jaxmarl_total_timesteps": [small.total_timesteps, large.total_timesteps],
     }

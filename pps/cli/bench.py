@@ -219,9 +219,7 @@ def run_cost(args: argparse.Namespace) -> int:
     from pps.bench import cost as cost_bench
     from pps.bench import jaxmarl
 
-    for map_name in s.maps:
-        cost_bench.env_of(map_name)
-    if args.jaxmarl is not None:
+    if args.jaxmarl is not None:  # the maps are checked by `bench_cost`, before it times any
         jaxmarl.check_checkout(args.jaxmarl)  # before an hour of timing, not after
         for map_name in args.jaxmarl_maps or ():
             if cost_bench.env_of(map_name) != "smax":
