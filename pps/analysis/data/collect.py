@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -130,18 +131,24 @@ def comparability_warnings(runs: list[Run]) -> list[str]:
     return lines
 
 
+def on_map_grids(runs: list[Run], rules: dict[tuple[str, str], ScoreRule]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Per run of `runs`, in their order: its map's step grid (`common_grid` of all of `runs`
+    on that map) and its `CURVES_METRICS` there, `[G, M]` (`interpolate_run`, `with_score`)."""
+    by_map: dict[tuple[str, str], list[Run]] = {}
+    for r in runs:
+        by_map.setdefault((r.env, r.map), []).append(r)
+    grids = {task: common_grid(task_runs) for task, task_runs in by_map.items()}
+    for r in runs:
+        grid = grids[(r.env, r.map)]
+        yield grid, with_score(interpolate_run(r, grid), rules[(r.env, r.map)])
+
+
 def build_curves(runs: list[Run], rules: dict[tuple[str, str], ScoreRule] | None = None) -> pd.DataFrame:
     """The long table `env, map, method, interval, seed, step, metric, value` on each map's grid."""
     runs = sort_runs(runs)
     rules = score_rules(runs) if rules is None else rules
-    grids = {}
-    for r in runs:
-        grids.setdefault((r.env, r.map), []).append(r)
-    grids = {k: common_grid(v) for k, v in grids.items()}
     run_idx, steps, metric_idx, values = [], [], [], []
-    for i, r in enumerate(runs):
-        grid = grids[(r.env, r.map)]
-        block = with_score(interpolate_run(r, grid), rules[(r.env, r.map)])  # [G, M]
+    for i, (grid, block) in enumerate(on_map_grids(runs, rules)):
         ok = np.isfinite(block)
         rows, cols = np.nonzero(ok)  # row-major: step, then metric
         run_idx.append(np.full(rows.size, i, dtype=np.int64))

@@ -54,14 +54,7 @@ from scipy.optimize import brentq
 
 from pps.analysis.convergence import normalised_auc
 from pps.analysis.data.cells import CELL_COLUMNS
-from pps.analysis.data.collect import (
-    CURVES_METRICS,
-    common_grid,
-    interpolate_run,
-    score_rules,
-    sort_runs,
-    with_score,
-)
+from pps.analysis.data.collect import CURVES_METRICS, on_map_grids, score_rules, sort_runs
 from pps.analysis.data.runs import Run
 from pps.analysis.data.scores import SCORE_METRIC, ScoreRule
 from pps.analysis.stats.bootstrap import bootstrap_ci2, mean_diff, rng_for
@@ -112,14 +105,12 @@ def run_curves(runs_a: Sequence[Run], runs_b: Sequence[Run]) -> list[RunCurve]:
     tagged = [("a", r) for r in sort_runs(list(runs_a))] + [("b", r) for r in sort_runs(list(runs_b))]
     runs = [r for _, r in tagged]
     rules = score_rules(runs)
-    grids = {task: common_grid([r for r in runs if (r.env, r.map) == task]) for task in {(r.env, r.map) for r in runs}}
     score_col = CURVES_METRICS.index(SCORE_METRIC)
     out = []
-    for side, r in tagged:
-        grid, rule = grids[(r.env, r.map)], rules[(r.env, r.map)]
-        score = with_score(interpolate_run(r, grid), rule)[:, score_col]
+    for (side, r), (grid, block) in zip(tagged, on_map_grids(runs, rules), strict=True):
+        score = block[:, score_col]
         ok = np.isfinite(score)
-        out.append(RunCurve(side, r, grid[ok].astype(float), score[ok], rule))
+        out.append(RunCurve(side, r, grid[ok].astype(float), score[ok], rules[(r.env, r.map)]))
     return out
 
 
